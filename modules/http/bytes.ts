@@ -1,0 +1,34 @@
+/** Byte helpers shared by the parser, the response writer and the test client. */
+
+/** Concatenates two byte arrays (either may be empty) into a new one. */
+export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b;
+  if (b.length === 0) return a;
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+/** Decodes bytes as Latin-1 (one char per byte): for HTTP heads, which are bytes, not UTF-8. */
+export function latin1(bytes: Uint8Array, start = 0, end = bytes.length): string {
+  let text = '';
+  // apply() in slices: engines cap the argument count.
+  for (let i = start; i < end; i += 2048) {
+    text += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(end, i + 2048)) as unknown as number[]);
+  }
+  return text;
+}
+
+/** Encodes a Latin-1/ASCII string to bytes (chars above 0xFF are not expected here). */
+export function latin1Bytes(text: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  return out;
+}
+
+/** True when every char is 7-bit ASCII, so a string's bytes are its char codes. */
+export function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+}

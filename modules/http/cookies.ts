@@ -1,0 +1,95 @@
+/** Cookies per RFC 6265: parsing the Cookie header and writing validated Set-Cookie values. */
+import { isToken } from './headers';
+
+export interface CookieOptions {
+  /** Seconds until expiry; 0 or negative deletes the cookie. */
+  maxAge?: number;
+  /** Absolute expiry, as a Date or epoch milliseconds. */
+  expires?: Date | number;
+  path?: string;
+  domain?: string;
+  secure?: boolean;
+  httpOnly?: boolean;
+  sameSite?: 'Strict' | 'Lax' | 'None';
+  /** CHIPS partitioned cookie; needs `secure`. */
+  partitioned?: boolean;
+}
+
+/**
+ * Parses a Cookie header into name → values, in order. A name can repeat when a browser holds
+ * cookies of one name for several paths or domains; callers that need one value decide what to do.
+ */
+export function parseCookieHeader(header: string | undefined): Map<string, string[]> {
+  const cookies = new Map<string, string[]>();
+  if (header === undefined) return cookies;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    const name = part.slice(0, eq).trim();
+    let value = part.slice(eq + 1).trim();
+    if (value.length >= 2 && value.charCodeAt(0) === 34 && value.charCodeAt(value.length - 1) === 34) value = value.slice(1, -1);
+    if (!isToken(name) || !isCookieValue(value)) continue;
+    const values = cookies.get(name);
+    if (values === undefined) cookies.set(name, [value]);
+    else values.push(value);
+  }
+  return cookies;
+}
+
+/** RFC 6265 cookie-octet: visible ASCII except DQUOTE, comma, semicolon and backslash. */
+export function isCookieValue(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e || c === 0x22 || c === 0x2c || c === 0x3b || c === 0x5c) return false;
+  }
+  return true;
+}
+
+function isAttributeValue(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x3b) return false;
+  }
+  return true;
+}
+
+/** Builds a Set-Cookie value; throws TypeError for any name, value or attribute a browser would misread. */
+export function serializeCookie(name: string, value: string, options: CookieOptions = {}): string {
+  if (!isToken(name)) throw new TypeError(`xsdot: invalid cookie name ${JSON.stringify(name)}`);
+  if (!isCookieValue(value)) throw new TypeError(`xsdot: invalid value for cookie ${name}: use only visible ASCII without ",;\\ or quotes (encode it first)`);
+  let cookie = `${name}=${value}`;
+  if (options.maxAge !== undefined) {
+    if (!Number.isFinite(options.maxAge)) throw new TypeError('xsdot: cookie maxAge must be a finite number of seconds');
+    cookie += `; Max-Age=${Math.max(0, Math.floor(options.maxAge))}`;
+  }
+  if (options.expires !== undefined) {
+    const date = typeof options.expires === 'number' ? new Date(options.expires) : options.expires;
+    if (Number.isNaN(date.getTime())) throw new TypeError('xsdot: cookie expires is not a valid date');
+    cookie += `; Expires=${date.toUTCString()}`;
+  }
+  if (options.domain !== undefined) {
+    if (!/^\.?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(options.domain)) throw new TypeError(`xsdot: invalid cookie domain ${JSON.stringify(options.domain)}`);
+    cookie += `; Domain=${options.domain}`;
+  }
+  if (options.path !== undefined) {
+    if (!options.path.startsWith('/') || !isAttributeValue(options.path)) throw new TypeError(`xsdot: invalid cookie path ${JSON.stringify(options.path)}`);
+    cookie += `; Path=${options.path}`;
+  }
+  if (options.secure) cookie += '; Secure';
+  if (options.httpOnly) cookie += '; HttpOnly';
+  if (options.sameSite !== undefined) {
+    if (options.sameSite !== 'Strict' && options.sameSite !== 'Lax' && options.sameSite !== 'None') throw new TypeError('xsdot: sameSite must be Strict, Lax or None');
+    if (options.sameSite === 'None' && !options.secure) throw new TypeError('xsdot: SameSite=None needs secure (browsers drop it otherwise)');
+    cookie += `; SameSite=${options.sameSite}`;
+  }
+  if (options.partitioned) {
+    if (!options.secure) throw new TypeError('xsdot: partitioned cookies need secure');
+    cookie += '; Partitioned';
+  }
+  // Cookie prefixes (RFC 6265bis §4.1.3): browsers reject these unless the attributes match.
+  if (name.startsWith('__Secure-') && !options.secure) throw new TypeError('xsdot: a __Secure- cookie needs secure');
+  if (name.startsWith('__Host-') && (!options.secure || options.path !== '/' || options.domain !== undefined)) {
+    throw new TypeError('xsdot: a __Host- cookie needs secure, path "/" and no domain');
+  }
+  return cookie;
+}

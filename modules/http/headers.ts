@@ -1,0 +1,93 @@
+/** A small case-insensitive header list that keeps repeated fields (e.g. several Set-Cookie). */
+export class Headers {
+  /** Flat triples: lower-case name, name as given, value. One array keeps allocations low on XS. */
+  readonly #fields: string[] = [];
+
+  constructor(init?: Headers | Record<string, string> | Iterable<readonly [string, string]>) {
+    if (init instanceof Headers) {
+      for (const [name, value] of init) this.append(name, value);
+    } else if (init !== undefined && typeof (init as Iterable<unknown>)[Symbol.iterator] === 'function') {
+      for (const [name, value] of init as Iterable<readonly [string, string]>) this.append(name, value);
+    } else if (init !== undefined) {
+      for (const name of Object.keys(init)) this.append(name, (init as Record<string, string>)[name]);
+    }
+  }
+
+  /** Number of fields (a repeated name counts each time). */
+  get size(): number {
+    return this.#fields.length / 3;
+  }
+
+  /** All values of `name` joined as HTTP allows (`, `; `; ` for Cookie), or undefined. */
+  get(name: string): string | undefined {
+    const lower = name.toLowerCase();
+    let joined: string | undefined;
+    for (let i = 0; i < this.#fields.length; i += 3) {
+      if (this.#fields[i] !== lower) continue;
+      const value = this.#fields[i + 2];
+      joined = joined === undefined ? value : joined + (lower === 'cookie' ? '; ' : ', ') + value;
+    }
+    return joined;
+  }
+
+  getAll(name: string): string[] {
+    const lower = name.toLowerCase();
+    const values: string[] = [];
+    for (let i = 0; i < this.#fields.length; i += 3) if (this.#fields[i] === lower) values.push(this.#fields[i + 2]);
+    return values;
+  }
+
+  has(name: string): boolean {
+    const lower = name.toLowerCase();
+    for (let i = 0; i < this.#fields.length; i += 3) if (this.#fields[i] === lower) return true;
+    return false;
+  }
+
+  /** Adds a field; the value must not contain CR, LF or NUL (header injection). */
+  append(name: string, value: string): void {
+    checkField(name, value);
+    this.#fields.push(name.toLowerCase(), name, value);
+  }
+
+  /** Replaces every field of that name with one. */
+  set(name: string, value: string): void {
+    this.delete(name);
+    this.append(name, value);
+  }
+
+  delete(name: string): void {
+    const lower = name.toLowerCase();
+    for (let i = this.#fields.length - 3; i >= 0; i -= 3) if (this.#fields[i] === lower) this.#fields.splice(i, 3);
+  }
+
+  /** Fields in order as [name as given, value]. */
+  *[Symbol.iterator](): IterableIterator<[string, string]> {
+    for (let i = 0; i < this.#fields.length; i += 3) yield [this.#fields[i + 1], this.#fields[i + 2]];
+  }
+
+  /** @internal The parser's fast path: `lower` is already lower-case and validated. */
+  appendParsed(lower: string, value: string): void {
+    this.#fields.push(lower, lower, value);
+  }
+}
+
+const TOKEN_CHARS = "!#$%&'*+-.^_`|~";
+
+/** True when `text` is an RFC 9110 token (header names, methods, cookie names). */
+export function isToken(text: string): boolean {
+  if (text.length === 0) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const alnum = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+    if (!alnum && TOKEN_CHARS.indexOf(text[i]) < 0) return false;
+  }
+  return true;
+}
+
+function checkField(name: string, value: string): void {
+  if (!isToken(name)) throw new TypeError(`xsdot: invalid header name ${JSON.stringify(name)}`);
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 13 || c === 10 || c === 0) throw new TypeError(`xsdot: header ${name} value contains CR, LF or NUL`);
+  }
+}

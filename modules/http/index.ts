@@ -1,0 +1,11 @@
+/** xsdot's HTTP framework: import everything an app needs from here. */
+export { App, type Handler, type BeforeHook, type AfterHook, type ErrorHandler } from './app';
+export { HttpError, abort, statusText } from './errors';
+export { Headers } from './headers';
+export { DEFAULT_LIMITS, type Limits } from './limits';
+export { MultiDict } from './multidict';
+export { Request } from './request';
+export { Response, type Body, type StreamBody, type HandlerResult } from './response';
+export { type CookieOptions } from './cookies';
+export { Server, type ServerOptions, type ListenOptions } from './server';
+export type { SocketProvider } from './socket';

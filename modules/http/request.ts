@@ -1,0 +1,119 @@
+/** The request a handler receives: line, headers, cookies and a bounded body decoded on first use. */
+import { runtime } from '../runtime';
+import { parseCookieHeader } from './cookies';
+import { HttpError } from './errors';
+import type { Headers } from './headers';
+import type { Limits } from './limits';
+import type { MultiDict } from './multidict';
+import type { RequestHead } from './parser';
+import type { HandlerResult, Response } from './response';
+import { parseUrlencoded } from './urlencoded';
+
+export type AfterRequestHook = (request: Request, response: Response) => HandlerResult | Promise<HandlerResult>;
+
+export class Request {
+  readonly method: string;
+  /** The path as sent, still percent-encoded (route params are decoded). */
+  readonly path: string;
+  /** The raw query string, without the `?`. */
+  readonly queryString: string;
+  readonly version: '1.0' | '1.1';
+  /** Case-insensitive: `headers.get('content-type')`. */
+  readonly headers: Headers;
+  /** The body bytes (at most `limits.maxBody`). */
+  readonly body: Uint8Array;
+  /** The peer's IP address where the socket tells it. */
+  readonly clientAddress: string | undefined;
+  /** Path parameters of the matched route, e.g. `{id: 42}` for `/users/<int:id>`. */
+  params: Record<string, string | number> = {};
+  /** Per-request storage for hooks and handlers (microdot's `request.g`). */
+  readonly g: Record<string, unknown> = {};
+  /** Hooks run on the response of this request only (e.g. to save a session). */
+  readonly afterRequestHooks: AfterRequestHook[] = [];
+  readonly #limits: Pick<Limits, 'maxFormFields'>;
+  #query: MultiDict | undefined;
+  #cookies: Map<string, string[]> | undefined;
+  #text: string | undefined;
+  #form: MultiDict | null | undefined;
+  #json: { value: unknown } | undefined;
+
+  constructor(head: RequestHead, body: Uint8Array, clientAddress: string | undefined, limits: Pick<Limits, 'maxFormFields'>) {
+    this.method = head.method;
+    const question = head.target.indexOf('?');
+    this.path = question < 0 ? head.target : head.target.slice(0, question);
+    this.queryString = question < 0 ? '' : head.target.slice(question + 1);
+    this.version = head.version;
+    this.headers = head.headers;
+    this.body = body;
+    this.clientAddress = clientAddress;
+    this.#limits = limits;
+  }
+
+  /** Query-string arguments (decoded, bounded like form fields). */
+  get query(): MultiDict {
+    return (this.#query ??= parseUrlencoded(this.queryString, { maxFields: this.#limits.maxFormFields }));
+  }
+
+  /** microdot's name for `query`. */
+  get args(): MultiDict {
+    return this.query;
+  }
+
+  /** Cookies by name (the first, when a name repeats). */
+  get cookies(): Record<string, string> {
+    const cookies: Record<string, string> = {};
+    for (const [name, values] of this.#cookieMap()) cookies[name] = values[0];
+    return cookies;
+  }
+
+  /** Every value sent for a cookie name, in header order (more than one is suspicious for a session). */
+  cookieValues(name: string): string[] {
+    return this.#cookieMap().get(name) ?? [];
+  }
+
+  /** The media type of the body, lower-cased, without parameters. */
+  get contentType(): string | undefined {
+    const header = this.headers.get('content-type');
+    if (header === undefined) return undefined;
+    const semicolon = header.indexOf(';');
+    return (semicolon < 0 ? header : header.slice(0, semicolon)).trim().toLowerCase();
+  }
+
+  /** The body as UTF-8 text. */
+  get text(): string {
+    return (this.#text ??= this.body.length === 0 ? '' : runtime().utf8Decode(this.body));
+  }
+
+  /** Fields of an `application/x-www-form-urlencoded` body; undefined for other types. 400/413 on bad input. */
+  get form(): MultiDict | undefined {
+    if (this.#form === undefined) {
+      this.#form = this.contentType === 'application/x-www-form-urlencoded' ? parseUrlencoded(this.text, { maxFields: this.#limits.maxFormFields }) : null;
+    }
+    return this.#form ?? undefined;
+  }
+
+  /** The parsed body of an `application/json` request; undefined for other types. 400 on invalid JSON. */
+  get json(): unknown {
+    if (this.#json === undefined) {
+      let value: unknown;
+      if (this.contentType === 'application/json' || (this.contentType?.endsWith('+json') ?? false)) {
+        try {
+          value = JSON.parse(this.text);
+        } catch {
+          throw new HttpError(400, 'Invalid JSON body');
+        }
+      }
+      this.#json = { value };
+    }
+    return this.#json.value;
+  }
+
+  /** Registers a hook for this request's response (microdot's `request.after_request`). */
+  afterRequest(hook: AfterRequestHook): void {
+    this.afterRequestHooks.push(hook);
+  }
+
+  #cookieMap(): Map<string, string[]> {
+    return (this.#cookies ??= parseCookieHeader(this.headers.get('cookie')));
+  }
+}

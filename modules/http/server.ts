@@ -1,0 +1,403 @@
+/**
+ * The HTTP/1.1 server over ECMA-419 sockets. One `Connection` per socket reads at most what the
+ * parser may take (so a connection's RAM is bounded by the limits), answers requests in order
+ * (keep-alive and pipelining), and writes only as many bytes as the socket says it can take.
+ */
+import { runtime, type TimerId } from '../runtime';
+import type { App } from './app';
+import { errorResponse } from './app';
+import { latin1Bytes } from './bytes';
+import { HttpError, statusText } from './errors';
+import { resolveLimits, type Limits } from './limits';
+import { RequestParser, type ParsedRequest } from './parser';
+import { Request } from './request';
+import type { BodyChunk, Response } from './response';
+import type { ListenerSocket, SocketProvider, TCPConstructor, TCPSocket } from './socket';
+
+export interface ServerOptions {
+  limits?: Partial<Limits>;
+  /** Seconds a client is told to wait when the connection cap is reached (Retry-After). */
+  retryAfter?: number;
+}
+
+export interface ListenOptions {
+  port: number;
+  /** Bind address where the host supports it (Moddable's Linux listener binds all interfaces). */
+  address?: string;
+}
+
+const CONTINUE = latin1Bytes('HTTP/1.1 100 Continue\r\n\r\n');
+const CHUNK_END = latin1Bytes('0\r\n\r\n');
+const CRLF = latin1Bytes('\r\n');
+
+export class Server {
+  readonly app: App;
+  readonly limits: Limits;
+  readonly retryAfter: number;
+  readonly #connections = new Set<Connection>();
+  /** Sockets being told 503; bounded too, so a flood cannot pile them up. */
+  #rejecting = 0;
+  #listener: ListenerSocket | undefined;
+  #closing = false;
+
+  constructor(app: App, options: ServerOptions = {}) {
+    this.app = app;
+    this.limits = resolveLimits(options.limits);
+    this.retryAfter = options.retryAfter ?? 1;
+  }
+
+  /** Open connections (not counting those being refused with 503). */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /** Starts accepting connections through the host's ECMA-419 Listener and TCP classes; returns the listener. */
+  listen(sockets: SocketProvider, options: ListenOptions): ListenerSocket {
+    if (this.#listener !== undefined) throw new Error('xsdot: server is already listening');
+    this.#closing = false;
+    const listener: ListenerSocket = new sockets.Listener({
+      port: options.port,
+      address: options.address,
+      onReadable: (count: number) => {
+        // Moddable signals only new arrivals: take every pending connection now.
+        for (let i = 0; i < count; i++) {
+          const from = listener.read();
+          if (from === undefined) break;
+          this.accept(sockets.TCP, from);
+        }
+      },
+    });
+    this.#listener = listener;
+    return listener;
+  }
+
+  /** Serves one accepted connection (a Listener handle, or any `from` the TCP class understands). */
+  accept(TCP: TCPConstructor, from: unknown): void {
+    if (this.#closing || this.#connections.size >= this.limits.maxConnections) {
+      this.#refuse(TCP, from);
+      return;
+    }
+    const connection = new Connection(this, TCP, from);
+    this.#connections.add(connection);
+  }
+
+  /** Stops listening and closes every connection. */
+  close(): void {
+    this.#closing = true;
+    this.#listener?.close();
+    this.#listener = undefined;
+    for (const connection of [...this.#connections]) connection.close();
+  }
+
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  /** @internal */
+  forget(connection: Connection): void {
+    this.#connections.delete(connection);
+  }
+
+  /** Answers 503 with Retry-After and closes; beyond a bound, closes at once without answering. */
+  #refuse(TCP: TCPConstructor, from: unknown): void {
+    const bytes = serializeHead(503, [['Retry-After', String(this.retryAfter)], ['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', '19'], ['Connection', 'close']], '1.1');
+    const body = latin1Bytes('Service Unavailable');
+    let socket: TCPSocket | undefined;
+    let timer: TimerId | undefined;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      this.#rejecting--;
+      if (timer !== undefined) runtime().clearTimeout(timer);
+      try { socket?.close(); } catch { /* already closed */ }
+    };
+    this.#rejecting++;
+    try {
+      socket = new TCP({
+        from,
+        format: 'buffer',
+        onWritable: (count: number) => {
+          if (done || socket === undefined) return;
+          if (count >= bytes.length + body.length) {
+            try {
+              socket.write(bytes);
+              socket.write(body);
+            } catch { /* the client is gone */ }
+          }
+          finish();
+        },
+        onError: finish,
+      });
+    } catch {
+      finish();
+      return;
+    }
+    if (this.#rejecting > this.limits.maxConnections) finish();
+    else timer = runtime().setTimeout(finish, this.limits.sendTimeout);
+  }
+}
+
+type Phase = 'idle' | 'receiving' | 'handling' | 'sending' | 'closed';
+
+/** One client connection: read → parse → handle → write, one request at a time. */
+class Connection {
+  readonly #server: Server;
+  readonly #limits: Limits;
+  readonly #socket: TCPSocket;
+  readonly #parser: RequestParser;
+  #phase: Phase = 'idle';
+  /** Bytes the socket said it holds for us and we have not read. */
+  #readable = 0;
+  /** Bytes the socket said it can take now. */
+  #writable = 0;
+  #queue: Uint8Array[] = [];
+  #drained: (() => void) | undefined;
+  #timer: TimerId | undefined;
+  #served = 0;
+  #sentContinue = false;
+  #peerClosed = false;
+
+  constructor(server: Server, TCP: TCPConstructor, from: unknown) {
+    this.#server = server;
+    this.#limits = server.limits;
+    this.#parser = new RequestParser(server.limits);
+    this.#socket = new TCP({
+      from,
+      format: 'buffer',
+      onReadable: (count: number) => this.#onReadable(count),
+      onWritable: (count: number) => this.#onWritable(count),
+      onError: () => this.#onError(),
+    });
+    this.#arm(this.#limits.idleTimeout);
+  }
+
+  /** A getter, not a field test: the phase changes across awaits, which type narrowing cannot see. */
+  get #closed(): boolean {
+    return this.#phase === 'closed';
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#phase = 'closed';
+    this.#disarm();
+    this.#queue = [];
+    this.#drained?.();
+    this.#server.forget(this);
+    try { this.#socket.close(); } catch { /* already closed by the peer */ }
+  }
+
+  #onReadable(count: number): void {
+    this.#readable = count;
+    if (this.#phase === 'idle' || this.#phase === 'receiving') this.#receive();
+  }
+
+  #onWritable(count: number): void {
+    this.#writable = count;
+    this.#flush();
+  }
+
+  #onError(): void {
+    // A request being answered still gets its response written where the socket allows (half-close).
+    this.#peerClosed = true;
+    if (this.#phase === 'idle' || this.#phase === 'receiving') this.close();
+  }
+
+  /** Reads what the parser may take and answers each complete request. */
+  #receive(): void {
+    try {
+      for (;;) {
+        const wants = this.#parser.wants;
+        if (this.#readable > 0 && wants > 0) {
+          const bytes = this.#socket.read(Math.min(this.#readable, wants));
+          const length = bytes === undefined ? 0 : bytes.byteLength;
+          this.#readable = length === 0 ? 0 : Math.max(0, this.#readable - length);
+          if (bytes !== undefined && length > 0) {
+            if (this.#phase === 'idle') {
+              this.#phase = 'receiving';
+              this.#arm(this.#limits.requestTimeout);
+            }
+            this.#parser.push(new Uint8Array(bytes));
+          }
+        }
+        const request = this.#parser.next();
+        if (request !== undefined) {
+          void this.#answer(request);
+          return;
+        }
+        this.#maybeContinue();
+        if (this.#readable === 0 || this.#parser.wants === 0) return;
+      }
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  /** Sends `100 Continue` once the head of an `Expect: 100-continue` request passed the limits. */
+  #maybeContinue(): void {
+    const head = this.#parser.head;
+    if (head === undefined || !head.expectContinue || this.#sentContinue) return;
+    this.#sentContinue = true;
+    this.#enqueue(CONTINUE);
+    this.#flush();
+  }
+
+  /** Answers a parse error or limit violation, then closes. */
+  #fail(error: unknown): void {
+    if (this.#closed) return;
+    const httpError = error instanceof HttpError ? error : new HttpError(400, undefined, { close: true });
+    if (!(error instanceof HttpError)) runtime().log('error', `xsdot: parser failure: ${String(error)}`);
+    this.#phase = 'sending';
+    this.#disarm();
+    void this.#send(errorResponse(httpError), 'GET', '1.1', false);
+  }
+
+  async #answer(parsed: ParsedRequest): Promise<void> {
+    this.#phase = 'handling';
+    this.#disarm();
+    this.#sentContinue = false;
+    this.#served++;
+    const request = new Request(parsed.head, parsed.body, this.#socket.remoteAddress, this.#limits);
+    const response = await this.#server.app.handle(request);
+    if (this.#closed) return;
+    const keepAlive = parsed.head.keepAlive && !this.#peerClosed && !this.#server.closing && this.#served < this.#limits.maxRequestsPerConnection;
+    this.#phase = 'sending';
+    const sent = await this.#send(response, request.method, request.version, keepAlive);
+    if (!sent || !keepAlive) return;
+    // Bytes of a pipelined request already here count against the request timeout, not the idle one.
+    const pipelined = this.#parser.hasPartialRequest;
+    this.#phase = pipelined ? 'receiving' : 'idle';
+    this.#arm(pipelined ? this.#limits.requestTimeout : this.#limits.idleTimeout);
+    if (pipelined || this.#readable > 0) this.#receive();
+  }
+
+  /** Writes a response; false when the connection was closed before it was all queued. */
+  async #send(response: Response, method: string, version: '1.0' | '1.1', keepAlive: boolean): Promise<boolean> {
+    const body = response.body;
+    const noBody = method === 'HEAD' || response.status === 204 || response.status === 304 || response.status < 200;
+    const headers: [string, string][] = [];
+    for (const field of response.headers) {
+      const lower = field[0].toLowerCase();
+      if (lower !== 'content-length' && lower !== 'transfer-encoding' && lower !== 'connection') headers.push(field);
+    }
+    let bytes: Uint8Array | undefined;
+    let streamed = false;
+    if (typeof body === 'string') bytes = runtime().utf8Encode(body);
+    else if (body instanceof Uint8Array) bytes = body;
+    else if (body !== undefined) streamed = true;
+    // A streamed body to an HTTP/1.0 client is delimited by closing the connection.
+    if (streamed && version === '1.0') keepAlive = false;
+    if (bytes !== undefined) headers.push(['Content-Length', String(bytes.length)]);
+    else if (streamed) headers.push(['Transfer-Encoding', 'chunked']);
+    else if (response.status >= 200 && response.status !== 204 && response.status !== 304) headers.push(['Content-Length', '0']);
+    if (!keepAlive) headers.push(['Connection', 'close']);
+    else if (version === '1.0') headers.push(['Connection', 'keep-alive']);
+    this.#enqueue(serializeHead(response.status, headers, version));
+    if (!noBody && bytes !== undefined && bytes.length > 0) this.#enqueue(bytes);
+    if (!noBody && streamed) {
+      const completed = await this.#stream(body as Iterable<BodyChunk> | AsyncIterable<BodyChunk>, version === '1.1');
+      if (!completed) return false;
+    } else if (streamed) {
+      closeIterator(body as Iterable<BodyChunk> | AsyncIterable<BodyChunk>);
+    }
+    this.#flush();
+    if (this.#queue.length > 0) await this.#whenDrained();
+    if (!keepAlive) this.close();
+    return !this.#closed;
+  }
+
+  /** Pulls the next piece only when the previous one has left, so at most one piece is in RAM. */
+  async #stream(body: Iterable<BodyChunk> | AsyncIterable<BodyChunk>, chunked: boolean): Promise<boolean> {
+    try {
+      for await (const piece of body as AsyncIterable<BodyChunk>) {
+        if (this.#closed) return false;
+        const bytes = typeof piece === 'string' ? runtime().utf8Encode(piece) : piece;
+        if (bytes.length === 0) continue;
+        if (chunked) this.#enqueue(latin1Bytes(bytes.length.toString(16) + '\r\n'));
+        this.#enqueue(bytes);
+        if (chunked) this.#enqueue(CRLF);
+        this.#flush();
+        if (this.#queue.length > 0) await this.#whenDrained();
+        if (this.#closed) return false;
+      }
+    } catch (error) {
+      // Headers are gone already: the only honest signal left is to cut the connection.
+      runtime().log('error', `xsdot: streamed body failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.close();
+      return false;
+    }
+    if (chunked) this.#enqueue(CHUNK_END);
+    return true;
+  }
+
+  #enqueue(bytes: Uint8Array): void {
+    if (!this.#closed) this.#queue.push(bytes);
+  }
+
+  #whenDrained(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#drained = resolve;
+    });
+  }
+
+  /** Writes as much of the queue as the socket takes; arms the send timeout while bytes wait. */
+  #flush(): void {
+    if (this.#closed) return;
+    try {
+      while (this.#queue.length > 0 && this.#writable > 0) {
+        const piece = this.#queue[0];
+        const count = Math.min(piece.length, this.#writable);
+        this.#socket.write(count === piece.length ? piece : piece.subarray(0, count));
+        this.#writable -= count;
+        if (count === piece.length) this.#queue.shift();
+        else this.#queue[0] = piece.subarray(count);
+        if (this.#phase === 'sending') this.#arm(this.#limits.sendTimeout);
+      }
+    } catch {
+      this.close();
+      return;
+    }
+    if (this.#queue.length > 0) {
+      if (this.#timer === undefined) this.#arm(this.#limits.sendTimeout);
+      return;
+    }
+    if (this.#phase === 'sending') this.#disarm();
+    const drained = this.#drained;
+    this.#drained = undefined;
+    drained?.();
+  }
+
+  #arm(ms: number): void {
+    this.#disarm();
+    this.#timer = runtime().setTimeout(() => this.#onTimeout(), ms);
+  }
+
+  #disarm(): void {
+    if (this.#timer !== undefined) runtime().clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #onTimeout(): void {
+    this.#timer = undefined;
+    if (this.#phase === 'receiving') {
+      // Slow or stalled client mid-request: tell it, then close.
+      this.#fail(new HttpError(408, undefined, { close: true }));
+    } else {
+      // Idle keep-alive connection, or a client that does not read its response.
+      this.close();
+    }
+  }
+}
+
+function serializeHead(status: number, headers: readonly (readonly [string, string])[], version: '1.0' | '1.1'): Uint8Array {
+  void version; // The server speaks HTTP/1.1 to every 1.x client (RFC 9110 §6.2).
+  let head = `HTTP/1.1 ${status} ${statusText(status)}\r\n`;
+  for (const [name, value] of headers) head += `${name}: ${value}\r\n`;
+  head += '\r\n';
+  return latin1Bytes(head);
+}
+
+function closeIterator(body: Iterable<BodyChunk> | AsyncIterable<BodyChunk>): void {
+  const iterator = body as { return?: () => unknown };
+  try { void iterator.return?.(); } catch { /* nothing to release */ }
+}

@@ -1,0 +1,53 @@
+/**
+ * The ECMA-419 socket shapes the core is written against: `embedded:io/socket/tcp` and
+ * `embedded:io/socket/listener` (Moddable implements them on ESP32 and Linux; hosts/node mimics them).
+ * Only the members xsdot uses are declared.
+ */
+
+/** Bytes as ECMA-419 `read()` returns them with `format: "buffer"`. */
+export type SocketBytes = ArrayBuffer;
+
+export interface TCPSocket {
+  /** Reads up to `count` available bytes (all available when omitted); undefined when none. */
+  read(count?: number): SocketBytes | undefined;
+  /** Writes bytes; throws when more than the last `onWritable` count allows. */
+  write(data: ArrayBuffer | Uint8Array): void;
+  close(): void;
+  readonly remoteAddress?: string;
+  readonly remotePort?: number;
+}
+
+export interface TCPOptions {
+  /** The handle a Listener's `read()` returned. */
+  from: unknown;
+  format?: 'buffer';
+  /** `count`: bytes now available to read. */
+  onReadable?: (count: number) => void;
+  /** `count`: bytes that may now be written. */
+  onWritable?: (count: number) => void;
+  /** The connection failed or the peer closed it; the socket must be closed. */
+  onError?: (error?: unknown) => void;
+}
+
+export type TCPConstructor = new (options: TCPOptions) => TCPSocket;
+
+export interface ListenerSocket {
+  /** Takes one pending connection handle, for `new TCP({from})`; undefined when none waits. */
+  read(): unknown;
+  close(): void;
+}
+
+export interface ListenerOptions {
+  port: number;
+  address?: string;
+  /** `count`: connections waiting; accept them all (Moddable fires this only for new arrivals). */
+  onReadable?: (count: number) => void;
+}
+
+export type ListenerConstructor = new (options: ListenerOptions) => ListenerSocket;
+
+/** What a host hands the server to listen with. */
+export interface SocketProvider {
+  Listener: ListenerConstructor;
+  TCP: TCPConstructor;
+}

@@ -1,0 +1,70 @@
+/**
+ * The one seam between xsdot's runtime-agnostic core and a runtime.
+ *
+ * Everything in `modules/` that needs time, randomness, digests, text encoding,
+ * storage or logging asks `runtime()`. A host (`hosts/node`, `hosts/moddable`,
+ * `hosts/xs`) calls `installRuntime()` once at start-up, before serving.
+ */
+
+/** A streaming SHA-256 (native `Digest` on Moddable, `node:crypto` on Node, pure TS on bare XS). */
+export interface Sha256 {
+  update(data: Uint8Array): void;
+  /** Finishes the hash; the object may not be used afterwards. */
+  digest(): Uint8Array;
+}
+
+export interface CryptoProvider {
+  /** A short name for logs and benchmarks, e.g. "node:crypto", "moddable-crypt", "pure-ts". */
+  readonly name: string;
+  createSha256(): Sha256;
+  /** Optional native HMAC-SHA256; when absent, modules/crypto builds it from `createSha256`. */
+  hmacSha256?(key: Uint8Array, data: Uint8Array): Uint8Array;
+}
+
+/** Small persistent key/value storage (Preference on Moddable, a file under XSDOT_DATA_DIR on Node). */
+export interface KeyValueStore {
+  get(key: string): string | undefined;
+  /** Persists at once; throws when the store refuses (full, key too long). */
+  set(key: string, value: string): void;
+  delete(key: string): void;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export type TimerId = unknown;
+
+export interface Runtime {
+  /** Short runtime name, e.g. "node", "moddable-esp32", "xsnap". */
+  readonly name: string;
+  /** Wall-clock milliseconds since the Unix epoch (may be wrong when `wallClockTrusted()` is false). */
+  now(): number;
+  /** Milliseconds since this boot/process start; never goes backwards. */
+  monotonic(): number;
+  /** False on a device whose clock was never set (no SNTP): sessions then count time from boot. */
+  wallClockTrusted(): boolean;
+  setTimeout(callback: () => void, ms: number): TimerId;
+  clearTimeout(id: TimerId): void;
+  /** Cryptographically secure random bytes from the host (never `Math.random`). */
+  randomBytes(length: number): Uint8Array;
+  utf8Encode(text: string): Uint8Array;
+  /** Decodes UTF-8; malformed sequences become U+FFFD. */
+  utf8Decode(bytes: Uint8Array): string;
+  log(level: LogLevel, message: string): void;
+  readonly crypto: CryptoProvider;
+  readonly store: KeyValueStore;
+  /** Free heap bytes where the host can tell (dashboard/diagnostics), else undefined. */
+  freeMemory?(): number | undefined;
+}
+
+let current: Runtime | undefined;
+
+/** Called once by a host before anything in the core runs. */
+export function installRuntime(host: Runtime): void {
+  current = host;
+}
+
+/** The installed host runtime; throws a clear error when no host installed one. */
+export function runtime(): Runtime {
+  if (current === undefined) throw new Error('xsdot: no runtime installed (a host must call installRuntime() first)');
+  return current;
+}
