@@ -80,11 +80,7 @@ export function createNodeRuntime(options: NodeRuntimeOptions = {}): Runtime {
     now: () => Date.now(),
     monotonic: () => performance.now() - started,
     wallClockTrusted: () => true,
-    setTimeout: (callback, ms) => {
-      const timer = setTimeout(callback, ms);
-      timer.unref?.();
-      return timer;
-    },
+    setTimeout: (callback, ms) => setTimeout(callback, ms),
     clearTimeout: (id) => clearTimeout(id as NodeJS.Timeout),
     randomBytes: (length) => new Uint8Array(randomBytes(length)),
     utf8Encode: (text) => encoder.encode(text),

@@ -1,0 +1,53 @@
+import '../support/install-host';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseCookieHeader, serializeCookie } from '../../modules/http/cookies';
+import { App, Response } from '../../modules/http/index';
+import { TestClient } from '../../modules/http/testclient';
+
+test('serializes every attribute in RFC 6265 form', () => {
+  assert.equal(
+    serializeCookie('sid', 'abc.def', { maxAge: 3600.7, path: '/', domain: 'dev.local', secure: true, httpOnly: true, sameSite: 'Lax', partitioned: true }),
+    'sid=abc.def; Max-Age=3600; Domain=dev.local; Path=/; Secure; HttpOnly; SameSite=Lax; Partitioned',
+  );
+  assert.equal(serializeCookie('a', 'b', { expires: Date.UTC(2015, 9, 21, 7, 28, 0) }), 'a=b; Expires=Wed, 21 Oct 2015 07:28:00 GMT');
+  assert.equal(serializeCookie('a', '', { maxAge: -5 }), 'a=; Max-Age=0');
+});
+
+test('refuses names, values and attributes a browser would misread', () => {
+  const bad: [string, string, object][] = [
+    ['bad name', 'v', {}], ['', 'v', {}], ['n;x', 'v', {}], ['n', 'a;b', {}], ['n', 'a b', {}], ['n', 'a,b', {}],
+    ['n', 'quo"te', {}], ['n', 'back\\slash', {}], ['n', 'é', {}], ['n', 'v\r\nSet-Cookie: x=y', {}],
+    ['n', 'v', { path: 'relative' }], ['n', 'v', { path: '/a;b' }], ['n', 'v', { domain: 'bad domain' }],
+    ['n', 'v', { sameSite: 'None' }], ['n', 'v', { sameSite: 'Sometimes' }], ['n', 'v', { partitioned: true }],
+    ['n', 'v', { maxAge: Infinity }], ['n', 'v', { expires: new Date('nope') }],
+    ['__Host-n', 'v', { secure: true }], ['__Host-n', 'v', { secure: true, path: '/', domain: 'a.b' }],
+    ['__Secure-n', 'v', {}],
+  ];
+  for (const [name, value, options] of bad) assert.throws(() => serializeCookie(name, value, options), TypeError, `${name}=${value} ${JSON.stringify(options)}`);
+  assert.equal(serializeCookie('__Host-sid', 'v', { secure: true, path: '/' }), '__Host-sid=v; Path=/; Secure');
+});
+
+test('parses the Cookie header, keeping repeated names in order and skipping junk', () => {
+  const cookies = parseCookieHeader('a=1; b="quoted"; a=2;junk; c=bad value; =x; d=');
+  assert.deepEqual(cookies.get('a'), ['1', '2']);
+  assert.deepEqual(cookies.get('b'), ['quoted']);
+  assert.deepEqual(cookies.get('d'), ['']);
+  assert.equal(cookies.has('c'), false);
+  assert.equal(parseCookieHeader(undefined).size, 0);
+});
+
+test('responses set and delete cookies; requests read them', async () => {
+  const app = new App();
+  app.get('/set', () => new Response('ok').setCookie('theme', 'dark', { path: '/', httpOnly: true }));
+  app.get('/read', (req) => ({ theme: req.cookies.theme ?? null, all: req.cookieValues('theme') }));
+  app.get('/drop', () => new Response('bye').deleteCookie('theme', { path: '/' }));
+  const client = new TestClient(app);
+  const set = await client.get('/set');
+  assert.deepEqual(set.headers.getAll('set-cookie'), ['theme=dark; Path=/; HttpOnly']);
+  assert.deepEqual((await client.get('/read')).json, { theme: 'dark', all: ['dark'] });
+  const drop = await client.get('/drop');
+  assert.match(drop.headers.get('set-cookie') ?? '', /^theme=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=\/$/);
+  assert.deepEqual((await client.get('/read')).json, { theme: null, all: [] });
+  assert.deepEqual((await client.get('/read', { headers: { Cookie: 'theme=a; theme=b' } })).json, { theme: 'a', all: ['a', 'b'] });
+});

@@ -1,0 +1,98 @@
+import '../support/install-host';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { latin1 } from '../../modules/http/bytes';
+import { App } from '../../modules/http/index';
+import { TestClient } from '../../modules/http/testclient';
+import { runtime } from '../../modules/runtime';
+
+function app(): App {
+  const a = new App();
+  a.get('/', () => 'home');
+  a.post('/echo', (req) => req.text);
+  a.get('/big', () => 'x'.repeat(10_000));
+  return a;
+}
+
+const fast = { requestTimeout: 60, idleTimeout: 60, sendTimeout: 60 };
+
+test('pipelined requests are answered in order on one connection', async () => {
+  const client = new TestClient(app(), { limits: fast });
+  const out = latin1(await client.exchange(
+    'GET / HTTP/1.1\r\nHost: d\r\n\r\n' +
+    'POST /echo HTTP/1.1\r\nHost: d\r\nContent-Length: 3\r\n\r\nabc' +
+    'GET /nope HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n'));
+  const statuses = [...out.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+  assert.deepEqual(statuses, ['200', '200', '404']);
+  assert.ok(out.indexOf('home') < out.indexOf('abc'));
+  assert.match(out, /Connection: close\r\n\r\nNot Found$/);
+});
+
+test('a large body is written in socket-sized pieces', async () => {
+  const response = await new TestClient(app()).get('/big');
+  assert.equal(response.body.length, 10_000);
+});
+
+test('HTTP/1.0 gets Connection: close, or keep-alive when it asks', async () => {
+  const client = new TestClient(app(), { limits: fast });
+  assert.match(latin1(await client.exchange('GET / HTTP/1.0\r\n\r\n')), /Connection: close/);
+  const kept = latin1(await client.exchange('GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n'));
+  assert.equal([...kept.matchAll(/HTTP\/1\.1 200/g)].length, 2);
+  assert.match(kept, /Connection: keep-alive/);
+});
+
+test('Expect: 100-continue gets an interim 100, or the limit status without it', async () => {
+  const client = new TestClient(app(), { limits: { ...fast, maxBody: 10 } });
+  const ok = latin1(await client.exchange('POST /echo HTTP/1.1\r\nHost: d\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\n'));
+  assert.match(ok, /^HTTP\/1\.1 100 Continue\r\n\r\n/);
+  const big = latin1(await client.exchange('POST /echo HTTP/1.1\r\nHost: d\r\nExpect: 100-continue\r\nContent-Length: 11\r\n\r\n'));
+  assert.match(big, /^HTTP\/1\.1 413 /);
+  assert.doesNotMatch(big, /100 Continue/);
+});
+
+test('limit violations answer their status and close', async () => {
+  const client = new TestClient(app(), { limits: { ...fast, maxRequestLine: 40, maxHeaderBytes: 100, maxHeaders: 3, maxBody: 8 } });
+  const cases: [string, number][] = [
+    [`GET /${'a'.repeat(60)} HTTP/1.1\r\n`, 414],
+    [`GET / HTTP/1.1\r\nHost: d\r\nX: ${'y'.repeat(120)}\r\n\r\n`, 431],
+    ['GET / HTTP/1.1\r\nHost: d\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n', 431],
+    ['POST /echo HTTP/1.1\r\nHost: d\r\nContent-Length: 9\r\n\r\n123456789', 413],
+    ['POST /echo HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\n\r\n', 411],
+    ['GET / HTTP/3.0\r\nHost: d\r\n\r\n', 505],
+    ['\x16\x03\x01\x02\x00 binary\r\n\r\n', 400],
+  ];
+  for (const [raw, status] of cases) {
+    const out = latin1(await client.exchange(raw));
+    assert.match(out, new RegExp(`^HTTP/1\\.1 ${status} `), JSON.stringify(raw));
+    assert.match(out, /Connection: close/);
+  }
+  assert.equal(client.server.connectionCount, 0);
+});
+
+test('a stalled request gets 408 after requestTimeout; an idle connection closes quietly', async () => {
+  const client = new TestClient(app(), { limits: fast });
+  const started = runtime().monotonic();
+  assert.match(latin1(await client.exchange('GET / HTTP/1.1\r\nHost: d\r\n')), /^HTTP\/1\.1 408 /);
+  assert.ok(runtime().monotonic() - started >= 50);
+  assert.equal((await client.exchange('')).length, 0);
+  const afterOne = latin1(await client.exchange('GET / HTTP/1.1\r\nHost: d\r\n\r\n'));
+  assert.equal([...afterOne.matchAll(/HTTP\/1\.1 /g)].length, 1, 'keep-alive connection closed after idleTimeout');
+});
+
+test('connections over the cap get 503 with Retry-After; slots free up again', async () => {
+  const client = new TestClient(app(), { limits: { ...fast, maxConnections: 2 }, retryAfter: 3 });
+  const held = [client.exchange('GET / HTTP/1.1\r\n'), client.exchange('GET / HTTP/1.1\r\n')];
+  const refused = latin1(await client.exchange('GET / HTTP/1.1\r\nHost: d\r\n\r\n'));
+  assert.match(refused, /^HTTP\/1\.1 503 Service Unavailable\r\n/);
+  assert.match(refused, /Retry-After: 3\r\n/);
+  for (const out of await Promise.all(held)) assert.match(latin1(out), /^HTTP\/1\.1 408 /);
+  assert.equal(client.server.connectionCount, 0);
+  assert.equal((await client.get('/')).text, 'home');
+});
+
+test('maxRequestsPerConnection closes a busy keep-alive connection', async () => {
+  const client = new TestClient(app(), { limits: { ...fast, maxRequestsPerConnection: 2 } });
+  const out = latin1(await client.exchange('GET / HTTP/1.1\r\nHost: d\r\n\r\n'.repeat(3)));
+  assert.equal([...out.matchAll(/HTTP\/1\.1 200/g)].length, 2);
+  assert.match(out, /Connection: close/);
+});
