@@ -92,14 +92,22 @@ export class App {
 
   /** Answers one request. Never throws. */
   async handle(request: Request): Promise<Response> {
+    request.app ??= this;
     let response: Response;
     try {
       const [route, params] = this.#match(request);
       request.params = params;
       response = await this.#run(request, route);
-      for (const hook of request.afterRequestHooks) response = replaced(response, await hook(request, response));
     } catch (error) {
       response = await this.#handleError(request, error);
+    }
+    // Per-request hooks also see error responses: a session ended before an abort() must still expire.
+    for (const hook of request.afterRequestHooks) {
+      try {
+        response = replaced(response, await hook(request, response));
+      } catch (error) {
+        response = await this.#handleError(request, error);
+      }
     }
     return response;
   }

@@ -2,6 +2,7 @@
 import { runtime } from '../runtime';
 import { parseCookieHeader } from './cookies';
 import { HttpError } from './errors';
+import type { App } from './app';
 import type { Headers } from './headers';
 import type { Limits } from './limits';
 import type { MultiDict } from './multidict';
@@ -26,6 +27,8 @@ export class Request {
   readonly clientAddress: string | undefined;
   /** Path parameters of the matched route, e.g. `{id: 42}` for `/users/<int:id>`. */
   params: Record<string, string | number> = {};
+  /** The app handling this request (the outermost one, when sub-apps are mounted). */
+  app: App | undefined;
   /** Per-request storage for hooks and handlers (microdot's `request.g`). */
   readonly g: Record<string, unknown> = {};
   /** Hooks run on the response of this request only (e.g. to save a session). */

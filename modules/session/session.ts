@@ -1,0 +1,342 @@
+/**
+ * Signed-cookie sessions with microdot's API:
+ *
+ *     const sessions = new Session(app, { cookieName: 'session' });
+ *     app.post('/login', withSession((req, session) => { session.set('user', 'admin'); session.save(); return 'ok'; }));
+ *     app.get('/me', withSession((req, session) => session.get('user') ?? abort(401)));
+ *
+ * The session lives in an HS256 JWT cookie: no server-side table. On top of microdot it has expiry
+ * (absolute and idle, with bounded re-issue), key rotation, revocation of every session of a user
+ * through a per-user generation counter in the key store, and boot binding for devices whose clock
+ * was never set. Any token that fails a check is treated as no session; nothing reaches the client.
+ */
+import { runtime } from '../runtime';
+import { base64urlEncode } from '../crypto/base64url';
+import type { App, Handler } from '../http/app';
+import type { CookieOptions } from '../http/cookies';
+import type { Request } from '../http/request';
+import type { HandlerResult, Response } from '../http/response';
+import { DEFAULT_LEEWAY, DEFAULT_MAX_LENGTH, KeyRing, signToken, verifyToken, type JwtKey, type JwtPayload, type VerifyFailure } from './jwt';
+import { loadStoredKeys } from './keys';
+
+export interface SessionOptions {
+  /** Signing keys, the first signs. Default: created on first start and kept in the host key store. */
+  keys?: JwtKey[];
+  /** Cookie name (default "session", as microdot). With `secure`, the `__Host-` prefix is added. */
+  cookieName?: string;
+  /** Absolute lifetime of a login, in seconds (default one day). */
+  maxAge?: number;
+  /** Seconds without a request after which a session ends (default one hour; 0: no idle limit). */
+  idleTimeout?: number;
+  /** Serve the cookie with `Secure` and the `__Host-` prefix: set it when the server is behind TLS. */
+  secure?: boolean;
+  sameSite?: 'Strict' | 'Lax';
+  /** Longest token accepted or issued, in characters (default 1024). */
+  maxTokenLength?: number;
+  /** Clock skew tolerated, in seconds (default 5). */
+  leeway?: number;
+  /** The session key naming the user, for `revokeAll` (default "user", as microdot apps use). */
+  userKey?: string;
+  /**
+   * Accept tokens without `iat`/`exp`, as microdot and PyJWT mint them (default false: they never
+   * expire and cannot be revoked, so accept them only while migrating).
+   */
+  acceptBareTokens?: boolean;
+}
+
+/** Claims xsdot writes next to the session data; `set()` refuses them as keys. */
+const RESERVED = ['sid', 'iat', 'exp', 'nbf', 'gen', 'bid'];
+const GENERATION_CACHE = 16;
+
+export type SessionValue = string | number | boolean | null | SessionValue[] | { [key: string]: SessionValue };
+
+/** Why a request has no session (for logs and tests); undefined when it has one or sent no cookie. */
+export type RejectReason = VerifyFailure | 'duplicate' | 'claims' | 'idle' | 'boot' | 'revoked';
+
+/** One request's session: a small dictionary that is written back as a cookie when it changes. */
+export class SessionData {
+  readonly #owner: Session;
+  readonly #data: Map<string, SessionValue>;
+  #sid: string;
+  #exp: number | undefined;
+  #dirty = false;
+  #deleted = false;
+  /** Set when the token is older than half the idle window: re-issue it to slide the window. */
+  refresh = false;
+  /** Why the request's cookie was not accepted, if it sent one. */
+  readonly rejected: RejectReason | undefined;
+  /** The token minted by `save()`, reused by the response unless the data changes again. */
+  token: string | undefined;
+
+  constructor(owner: Session, data: JwtPayload, sid: string, exp: number | undefined, rejected?: RejectReason) {
+    this.#owner = owner;
+    this.#data = new Map(Object.entries(data) as [string, SessionValue][]);
+    this.#sid = sid;
+    this.#exp = exp;
+    this.rejected = rejected;
+  }
+
+  /** A random id of this login, changed by `regenerate()`; CSRF tokens bind to it. */
+  get sid(): string {
+    return this.#sid;
+  }
+
+  /** Absolute expiry (seconds on the session clock), undefined for a new session. */
+  get expires(): number | undefined {
+    return this.#exp;
+  }
+
+  get isNew(): boolean {
+    return this.#exp === undefined;
+  }
+
+  /** True when the response must write (or delete) the cookie. */
+  get modified(): boolean {
+    return this.#dirty || this.#deleted || this.refresh;
+  }
+
+  get deleted(): boolean {
+    return this.#deleted;
+  }
+
+  get(key: string): SessionValue | undefined {
+    return this.#data.get(key);
+  }
+
+  has(key: string): boolean {
+    return this.#data.has(key);
+  }
+
+  keys(): string[] {
+    return [...this.#data.keys()];
+  }
+
+  set(key: string, value: SessionValue): void {
+    if (RESERVED.includes(key)) throw new Error(`xsdot: "${key}" is a reserved session claim`);
+    this.#data.set(key, value);
+    this.#changed();
+  }
+
+  /** `delete(key)` removes one value; `delete()` with no key ends the session (microdot's `session.delete()`). */
+  delete(key?: string): void {
+    if (key === undefined) {
+      this.#data.clear();
+      this.#deleted = true;
+      this.token = undefined;
+      return;
+    }
+    if (this.#data.delete(key)) this.#changed();
+  }
+
+  clear(): void {
+    this.#data.clear();
+    this.#changed();
+  }
+
+  /**
+   * Writes the session into the response cookie (changes are also saved without it, as in Flask).
+   * The token is minted now, so a session too large for a cookie throws here, at the call site.
+   */
+  save(): void {
+    this.#deleted = false;
+    this.#dirty = true;
+    this.token = this.#owner.mint(this);
+  }
+
+  /** A new session id and a fresh lifetime (call at login: defeats session fixation). */
+  regenerate(): void {
+    this.#sid = newSid();
+    this.#exp = undefined;
+    this.#deleted = false;
+    this.#changed();
+  }
+
+  /** Clears the data and expires the cookie (logout). */
+  invalidate(): void {
+    this.delete();
+  }
+
+  /** @internal */
+  startLifetime(exp: number): void {
+    this.#exp = exp;
+  }
+
+  /** The data as a plain object. */
+  toObject(): Record<string, SessionValue> {
+    return Object.fromEntries(this.#data);
+  }
+
+  #changed(): void {
+    this.#dirty = true;
+    this.token = undefined;
+  }
+}
+
+function newSid(): string {
+  return base64urlEncode(runtime().randomBytes(8));
+}
+
+const sessionsByApp = new WeakMap<App, Session>();
+const sessionsByRequest = new WeakMap<Request, SessionData>();
+
+export class Session {
+  readonly cookieName: string;
+  readonly maxAge: number;
+  readonly idleTimeout: number;
+  readonly keyRing: KeyRing;
+  readonly #options: SessionOptions;
+  readonly #cookie: CookieOptions;
+  /** Identifies this boot: tokens minted on an unset clock are valid only in the boot that made them. */
+  readonly #bootId: string;
+  readonly #generations = new Map<string, number>();
+
+  constructor(app: App | undefined, options: SessionOptions = {}) {
+    this.#options = options;
+    this.maxAge = options.maxAge ?? 86_400;
+    this.idleTimeout = options.idleTimeout ?? 3_600;
+    if (!(this.maxAge > 0)) throw new RangeError('xsdot: session maxAge must be positive');
+    if (!(this.idleTimeout >= 0)) throw new RangeError('xsdot: session idleTimeout must be 0 or positive');
+    const name = options.cookieName ?? 'session';
+    this.cookieName = options.secure && !name.startsWith('__Host-') ? `__Host-${name}` : name;
+    this.#cookie = { path: '/', httpOnly: true, sameSite: options.sameSite ?? 'Lax', secure: options.secure ?? false };
+    this.keyRing = new KeyRing(options.keys ?? loadStoredKeys());
+    this.#bootId = base64urlEncode(runtime().randomBytes(6));
+    if (app !== undefined) sessionsByApp.set(app, this);
+  }
+
+  /** The Session registered for the app that is handling `request`. */
+  static of(request: Request): Session {
+    const session = request.app === undefined ? undefined : sessionsByApp.get(request.app);
+    if (session === undefined) throw new Error('xsdot: withSession needs `new Session(app)` for this app');
+    return session;
+  }
+
+  /** The request's session, read from its cookie once and then shared by hooks and handler. */
+  get(request: Request): SessionData {
+    let data = sessionsByRequest.get(request);
+    if (data === undefined) {
+      data = this.#load(request);
+      sessionsByRequest.set(request, data);
+      request.afterRequest((req, response) => this.#write(req, response));
+    }
+    return data;
+  }
+
+  /** @internal Signs `data` as a token; throws when it exceeds `maxTokenLength`. */
+  mint(data: SessionData): string {
+    const now = this.#now();
+    if (data.expires === undefined) data.startLifetime(now + this.maxAge);
+    const payload: JwtPayload = data.toObject();
+    payload.sid = data.sid;
+    const user = payload[this.#userKey];
+    if (typeof user === 'string') {
+      const gen = this.#generation(user);
+      if (gen > 0) payload.gen = gen;
+    }
+    if (!runtime().wallClockTrusted()) payload.bid = this.#bootId;
+    payload.iat = now;
+    payload.exp = data.expires;
+    const token = signToken(payload, this.keyRing);
+    const limit = this.#options.maxTokenLength ?? DEFAULT_MAX_LENGTH;
+    if (token.length > limit) {
+      throw new Error(`xsdot: session cookie would be ${token.length} characters, over maxTokenLength (${limit}); keep less data in the session`);
+    }
+    return token;
+  }
+
+  /** Ends every session of `user` (logout everywhere, password change): older tokens stop verifying. */
+  revokeAll(user: string): void {
+    const next = this.#generation(user) + 1;
+    runtime().store.set(generationKey(user), String(next));
+    this.#remember(user, next);
+  }
+
+  /** Seconds on the session clock: wall time when trusted, else time since boot. */
+  #now(): number {
+    const r = runtime();
+    return Math.floor((r.wallClockTrusted() ? r.now() : r.monotonic()) / 1000);
+  }
+
+  get #userKey(): string {
+    return this.#options.userKey ?? 'user';
+  }
+
+  #load(request: Request): SessionData {
+    const values = request.cookieValues(this.cookieName);
+    if (values.length === 0) return this.#fresh();
+    if (values.length > 1) return this.#fresh('duplicate');
+    const now = this.#now();
+    const leeway = this.#options.leeway ?? DEFAULT_LEEWAY;
+    const result = verifyToken(values[0], this.keyRing, { maxLength: this.#options.maxTokenLength, leeway, now });
+    if (!result.ok) return this.#fresh(result.reason);
+    const claims = result.payload;
+    const { sid, iat, exp, gen, bid } = claims;
+    const bare = iat === undefined && exp === undefined && sid === undefined;
+    if (bare ? !this.#options.acceptBareTokens : typeof sid !== 'string' || typeof iat !== 'number' || typeof exp !== 'number') {
+      return this.#fresh('claims');
+    }
+    if (gen !== undefined && !(typeof gen === 'number' && Number.isInteger(gen) && gen > 0)) return this.#fresh('claims');
+    // A token minted on an unset clock counts time from its boot: it is void after a reboot.
+    if (runtime().wallClockTrusted() ? bid !== undefined : bid !== this.#bootId) return this.#fresh('boot');
+    if (typeof iat === 'number') {
+      if (iat > now + leeway) return this.#fresh('claims');
+      if (this.idleTimeout > 0 && now - iat > this.idleTimeout + leeway) return this.#fresh('idle');
+    }
+    const user = claims[this.#userKey];
+    if (typeof user === 'string' && ((gen as number | undefined) ?? 0) < this.#generation(user)) return this.#fresh('revoked');
+
+    const data: JwtPayload = {};
+    for (const key of Object.keys(claims)) if (!RESERVED.includes(key)) data[key] = claims[key];
+    const session = new SessionData(this, data, typeof sid === 'string' ? sid : newSid(), typeof exp === 'number' ? exp : now + this.maxAge);
+    if (bare || (this.idleTimeout > 0 && now - (iat as number) > this.idleTimeout / 2)) session.refresh = true;
+    return session;
+  }
+
+  #fresh(rejected?: RejectReason): SessionData {
+    return new SessionData(this, {}, newSid(), undefined, rejected);
+  }
+
+  #write(request: Request, response: Response): HandlerResult {
+    const data = sessionsByRequest.get(request);
+    if (data === undefined || !data.modified) return undefined;
+    if (data.deleted) {
+      response.deleteCookie(this.cookieName, this.#cookie);
+      return undefined;
+    }
+    const token = data.token ?? this.mint(data);
+    const remaining = (data.expires as number) - this.#now();
+    response.setCookie(this.cookieName, token, { ...this.#cookie, maxAge: Math.max(0, remaining) });
+    return undefined;
+  }
+
+  #generation(user: string): number {
+    const cached = this.#generations.get(user);
+    if (cached !== undefined) return cached;
+    const stored = Number(runtime().store.get(generationKey(user)) ?? 0);
+    const gen = Number.isInteger(stored) && stored > 0 ? stored : 0;
+    this.#remember(user, gen);
+    return gen;
+  }
+
+  #remember(user: string, gen: number): void {
+    this.#generations.delete(user);
+    // Bounded: drop the least recently used user first.
+    if (this.#generations.size >= GENERATION_CACHE) this.#generations.delete(this.#generations.keys().next().value as string);
+    this.#generations.set(user, gen);
+  }
+}
+
+/** Store key of a user's generation: short (NVS keys ≤ 15 chars) and free of the user's characters. */
+function generationKey(user: string): string {
+  const hash = runtime().crypto.createSha256();
+  hash.update(runtime().utf8Encode(user));
+  return 'g.' + base64urlEncode(hash.digest()).slice(0, 12);
+}
+
+/**
+ * Wraps a handler to receive the request's session after the request, as microdot's `with_session`.
+ * The app must have a `Session`.
+ */
+export function withSession(handler: (request: Request, session: SessionData) => HandlerResult | Promise<HandlerResult>): Handler {
+  return (request: Request) => handler(request, Session.of(request).get(request));
+}
