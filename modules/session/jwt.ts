@@ -1,0 +1,245 @@
+/**
+ * HS256 JSON Web Tokens (RFC 7519), as xsdot's signed session cookies, interoperable with microdot and
+ * PyJWT: a token PyJWT makes with the same key verifies here, and for the same payload (and kid) both
+ * produce the identical string.
+ *
+ * Verification is strict and cheap, and never throws on hostile input; see `verifyToken` for the order
+ * of checks.
+ */
+import { runtime, type CryptoProvider } from '../runtime';
+import { base64urlDecode, base64urlEncode } from '../crypto/base64url';
+import { constantTimeEqual } from '../crypto/compare';
+import { HmacSha256Key } from '../crypto/hmac';
+
+/** Shortest key accepted, in bytes: HS256 keys must be at least as long as the hash (RFC 7518 §3.2). */
+export const MIN_KEY_BYTES = 32;
+/** Most keys without a `kid` one ring may hold; a token without `kid` is tried against each of them. */
+export const MAX_KIDLESS_KEYS = 2;
+/** Default cap on a token's length, in characters (a cookie's value must fit in a request head anyway). */
+export const DEFAULT_MAX_LENGTH = 1024;
+/** Default clock skew tolerated for `exp` and `nbf`, in seconds. */
+export const DEFAULT_LEEWAY = 5;
+
+/** One signing key: at least `MIN_KEY_BYTES` random bytes, with an optional key id for rotation. */
+export interface JwtKey {
+  kid?: string;
+  key: Uint8Array;
+}
+
+export interface KeyRingOptions {
+  /** The crypto to use; default `runtime().crypto`, looked up at each use. */
+  provider?: CryptoProvider;
+}
+
+/**
+ * The keys that sign and verify tokens. The first key signs — always, so a rotated-out key can never
+ * sign (unlike Flask 3.1.0, CVE-2025-47278) — and every key verifies.
+ *
+ * Key selection is by the token's `kid` header:
+ * - a token with a `kid` is checked against exactly the key with that kid; an unknown kid is rejected;
+ * - a token without `kid` (as microdot and PyJWT make them) is checked only against the keys given
+ *   without a kid, in ring order. Giving a key without a kid is how a ring accepts kid-less tokens; a
+ *   ring may hold at most `MAX_KIDLESS_KEYS` of them (current + previous), so a forged kid-less token
+ *   costs at most that many HMACs. A ring whose keys all have kids rejects kid-less tokens.
+ *
+ * To rotate: put the new key first and keep the old one after it until the old tokens have expired.
+ * To migrate from a microdot secret: `[{ kid: 'k1', key: fresh }, { key: microdotSecret }]`.
+ * The constructor throws on a short key, a duplicate or empty kid, too many kid-less keys or no keys.
+ * Key bytes are copied.
+ */
+export class KeyRing {
+  /** The first segment of every token this ring signs: the encoded header. */
+  readonly signingHeader: string;
+  /** The MAC of the signing key (the first key). */
+  readonly signingKey: HmacSha256Key;
+  readonly #byKid = new Map<string, readonly HmacSha256Key[]>();
+  readonly #kidless: HmacSha256Key[] = [];
+
+  constructor(keys: readonly JwtKey[], options: KeyRingOptions = {}) {
+    if (keys.length === 0) throw new Error('xsdot: a JWT key ring needs at least one key');
+    const macs: HmacSha256Key[] = [];
+    for (const { kid, key } of keys) {
+      const name = kid === undefined ? 'a JWT key' : `JWT key "${kid}"`;
+      if (!(key instanceof Uint8Array)) throw new TypeError(`xsdot: ${name} must be a Uint8Array`);
+      if (key.length < MIN_KEY_BYTES) {
+        throw new Error(`xsdot: ${name} is ${key.length} bytes; HS256 keys must be at least ${MIN_KEY_BYTES} bytes`);
+      }
+      const mac = new HmacSha256Key(key.slice(), options.provider);
+      macs.push(mac);
+      if (kid === undefined) {
+        this.#kidless.push(mac);
+      } else {
+        if (typeof kid !== 'string' || kid === '') throw new Error('xsdot: a JWT kid must be a non-empty string');
+        if (this.#byKid.has(kid)) throw new Error(`xsdot: duplicate JWT kid "${kid}"`);
+        this.#byKid.set(kid, [mac]);
+      }
+    }
+    if (this.#kidless.length > MAX_KIDLESS_KEYS) {
+      throw new Error(`xsdot: a JWT key ring may hold at most ${MAX_KIDLESS_KEYS} keys without a kid`);
+    }
+    this.signingKey = macs[0];
+    // PyJWT's header for the same kid: keys sorted, compact separators.
+    const kid = keys[0].kid;
+    this.signingHeader = encodeJson(kid === undefined ? { alg: 'HS256', typ: 'JWT' } : { alg: 'HS256', kid, typ: 'JWT' });
+  }
+
+  /** The keys a token with this `kid` header (undefined: none) may verify against; empty when none may. */
+  keysFor(kid: string | undefined): readonly HmacSha256Key[] {
+    return kid === undefined ? this.#kidless : this.#byKid.get(kid) ?? NO_KEYS;
+  }
+}
+
+const NO_KEYS: readonly HmacSha256Key[] = Object.freeze([]);
+
+/**
+ * JSON as PyJWT writes it (`json.dumps(…, separators=(",", ":"))`, ensure_ascii): compact, with every
+ * character above U+007E escaped as lowercase `\uXXXX`, so tokens are ASCII. Strings, safe integers,
+ * booleans, null, arrays and objects come out byte-identical to Python's; non-integer numbers may be spelled
+ * differently (Python writes `1.0` and `1e+16`, JavaScript `1` and `10000000000000000`).
+ */
+function asciiJson(value: unknown): string {
+  const json = JSON.stringify(value);
+  let i = 0;
+  while (i < json.length && json.charCodeAt(i) <= 0x7e) i++;
+  if (i === json.length) return json;
+  let out = json.slice(0, i);
+  for (; i < json.length; i++) {
+    const code = json.charCodeAt(i);
+    out += code <= 0x7e ? json[i] : '\\u' + (code + 0x10000).toString(16).slice(1);
+  }
+  return out;
+}
+
+/** One token segment: `asciiJson(value)`, base64url-encoded. */
+function encodeJson(value: unknown): string {
+  return base64urlEncode(runtime().utf8Encode(asciiJson(value)));
+}
+
+/**
+ * Signs `payload` (a plain object) with the ring's first key. The header is `{"alg":"HS256","typ":"JWT"}`,
+ * or `{"alg":"HS256","kid":…,"typ":"JWT"}` when that key has a kid. Throws a TypeError when `payload`
+ * is not an object (or is an array), and whatever `JSON.stringify` throws (cycles, BigInt).
+ */
+export function signToken(payload: object, ring: KeyRing): string {
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
+    throw new TypeError('xsdot: a JWT payload must be a JSON object');
+  }
+  const signingInput = `${ring.signingHeader}.${encodeJson(payload)}`;
+  return `${signingInput}.${base64urlEncode(ring.signingKey.sign(runtime().utf8Encode(signingInput)))}`;
+}
+
+export interface VerifyOptions {
+  /** Longest token accepted, in characters (default `DEFAULT_MAX_LENGTH`). */
+  maxLength?: number;
+  /** Seconds of clock skew tolerated for `exp` and `nbf` (default `DEFAULT_LEEWAY`). */
+  leeway?: number;
+  /** The current time, in seconds since the epoch (default `runtime().now() / 1000`). */
+  now?: number;
+}
+
+/** A verified token's header: `alg` is always "HS256". */
+export interface JwtHeader {
+  alg: 'HS256';
+  typ?: 'JWT';
+  kid?: string;
+  [name: string]: unknown;
+}
+
+export type JwtPayload = Record<string, unknown>;
+
+/**
+ * Why a token was rejected:
+ * - `length`: not a string, or longer than `maxLength`;
+ * - `format`: not three non-empty dot-separated parts of strict base64url, or a header that is not a
+ *   small JSON object;
+ * - `alg`: header `alg` missing or not exactly "HS256";
+ * - `header`: `typ` other than "JWT", a `crit` header, or a `kid` that is not a string;
+ * - `kid`: no key in the ring for the token's kid (or for kid-less tokens);
+ * - `signature`: the signature is not 32 bytes or does not match;
+ * - `payload`: the (authentic) payload is not a JSON object, or `exp`/`nbf` is not a number;
+ * - `expired`: `exp <= now - leeway`; `not-yet-valid`: `nbf > now + leeway` (PyJWT's rules).
+ */
+export type VerifyFailure =
+  | 'length' | 'format' | 'alg' | 'header' | 'kid' | 'signature' | 'payload' | 'expired' | 'not-yet-valid';
+
+export type VerifyResult =
+  | { ok: true; header: JwtHeader; payload: JwtPayload }
+  | { ok: false; reason: VerifyFailure };
+
+/**
+ * Verifies an HS256 token against `ring`. Never throws: returns `{ok: true, header, payload}` or
+ * `{ok: false, reason}`.
+ *
+ * Order of checks, cheapest and least trusting first:
+ * 1. length cap; exactly three non-empty parts; all three strict base64url; signature 32 bytes;
+ * 2. the header, still untrusted (its `kid` is needed to choose the key): held to at most two `{`/`[`
+ *    bytes before `JSON.parse`, so hostile nesting cannot exhaust a device's stack; must be an object
+ *    with `alg` "HS256", `typ` absent or "JWT", no `crit`, and `kid` absent or a string;
+ * 3. key selection by `kid` (see `KeyRing`), then HMAC over the token's `header.payload` text, compared
+ *    in constant time;
+ * 4. only then the payload: a JSON object, with `exp`/`nbf` checked when present.
+ */
+export function verifyToken(token: string, ring: KeyRing, options: VerifyOptions = {}): VerifyResult {
+  if (typeof token !== 'string' || token.length > (options.maxLength ?? DEFAULT_MAX_LENGTH)) return fail('length');
+  const dot1 = token.indexOf('.');
+  const dot2 = dot1 < 0 ? -1 : token.indexOf('.', dot1 + 1);
+  if (dot1 < 1 || dot2 < dot1 + 2 || dot2 === token.length - 1 || token.indexOf('.', dot2 + 1) >= 0) {
+    return fail('format');
+  }
+  const headerBytes = base64urlDecode(token, 0, dot1);
+  const payloadBytes = base64urlDecode(token, dot1 + 1, dot2);
+  const signature = base64urlDecode(token, dot2 + 1);
+  if (headerBytes === undefined || payloadBytes === undefined || signature === undefined) return fail('format');
+  if (signature.length !== 32) return fail('signature');
+
+  if (nestingBytes(headerBytes) > 2) return fail('format');
+  const header = parseObject(headerBytes);
+  if (header === undefined) return fail('format');
+  if (header.alg !== 'HS256') return fail('alg');
+  const { kid } = header;
+  if ((header.typ !== undefined && header.typ !== 'JWT') || header.crit !== undefined
+    || (kid !== undefined && typeof kid !== 'string')) return fail('header');
+
+  const keys = ring.keysFor(kid);
+  if (keys.length === 0) return fail('kid');
+  const signingInput = runtime().utf8Encode(token.slice(0, dot2));
+  let authentic = false;
+  for (let i = 0; i < keys.length && !authentic; i++) authentic = constantTimeEqual(keys[i].sign(signingInput), signature);
+  if (!authentic) return fail('signature');
+
+  const payload = parseObject(payloadBytes);
+  if (payload === undefined) return fail('payload');
+  const { exp, nbf } = payload;
+  if (!optionalNumber(exp) || !optionalNumber(nbf)) return fail('payload');
+  const now = options.now ?? runtime().now() / 1000;
+  const leeway = options.leeway ?? DEFAULT_LEEWAY;
+  if (exp !== undefined && exp <= now - leeway) return fail('expired');
+  if (nbf !== undefined && nbf > now + leeway) return fail('not-yet-valid');
+  return { ok: true, header: header as JwtHeader, payload };
+}
+
+function fail(reason: VerifyFailure): VerifyResult {
+  return { ok: false, reason };
+}
+
+function optionalNumber(value: unknown): value is number | undefined {
+  return value === undefined || (typeof value === 'number' && Number.isFinite(value));
+}
+
+/** How many `{` and `[` bytes there are: a bound on how deeply the JSON can nest. */
+function nestingBytes(bytes: Uint8Array): number {
+  let count = 0;
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0x7b || bytes[i] === 0x5b) count++;
+  return count;
+}
+
+/** UTF-8 JSON text → a plain object, or undefined when it is not JSON or not an object. */
+function parseObject(bytes: Uint8Array): Record<string, unknown> | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(runtime().utf8Decode(bytes));
+  } catch {
+    return undefined;
+  }
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}

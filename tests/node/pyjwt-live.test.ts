@@ -1,0 +1,79 @@
+/**
+ * Live interop with PyJWT (Debian's python3-jwt under /usr/bin/python3, the library microdot uses):
+ * tokens minted by PyJWT verify here, and tokens signed here decode in PyJWT. Skipped when PyJWT is absent.
+ */
+import '../support/install-host';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { KeyRing, signToken, verifyToken } from '../../modules/session/jwt';
+
+const PYTHON = '/usr/bin/python3';
+const KEY = 'xsdot-live-interop-key-0123456789abcdefghij';
+
+/** Runs a Python snippet with JSON on stdin; returns its stdout parsed as JSON. */
+function python(script: string, input: unknown): unknown {
+  const run = spawnSync(PYTHON, ['-c', script], { input: JSON.stringify(input), encoding: 'utf8', timeout: 30_000 });
+  if (run.status !== 0) throw new Error(`python failed (${run.status}): ${run.stderr}`);
+  return JSON.parse(run.stdout);
+}
+
+function pyjwtVersion(): string | undefined {
+  const run = spawnSync(PYTHON, ['-c', 'import jwt; print(jwt.__version__)'], { encoding: 'utf8', timeout: 30_000 });
+  return run.status === 0 ? run.stdout.trim() : undefined;
+}
+
+const version = pyjwtVersion();
+const skip = version === undefined ? `PyJWT not importable by ${PYTHON} (install Debian's python3-jwt)` : false;
+
+const now = Math.floor(Date.now() / 1000);
+const PAYLOADS: Record<string, unknown>[] = [
+  { user: 'admin' },
+  { user: 'admin', exp: now + 3600, nbf: now - 10, iat: now },
+  { name: 'Zo\u00eb \u2603 \ud83d\ude00', list: [1, 'two', null, { t: true }], n: -7 },
+];
+
+const MINT = `
+import json, sys, jwt
+req = json.load(sys.stdin)
+print(json.dumps([jwt.encode(p, req["key"], algorithm="HS256", headers=({"kid": req["kid"]} if req.get("kid") else None))
+                  for p in req["payloads"]]))
+`;
+
+const DECODE = `
+import json, sys, jwt
+req = json.load(sys.stdin)
+out = []
+for t in req["tokens"]:
+    try:
+        out.append({"payload": jwt.decode(t, req["key"], algorithms=["HS256"]), "header": jwt.get_unverified_header(t)})
+    except jwt.InvalidTokenError as e:
+        out.append({"error": type(e).__name__})
+print(json.dumps(out))
+`;
+
+for (const kid of [undefined, 'k1']) {
+  const ring = new KeyRing([{ kid, key: new TextEncoder().encode(KEY) }]);
+  const label = kid === undefined ? 'without kid' : `with kid "${kid}"`;
+
+  test(`PyJWT${version === undefined ? '' : ` ${version}`} mints ${label} → xsdot verifies, and signs the same strings`, { skip }, () => {
+    const tokens = python(MINT, { key: KEY, kid, payloads: PAYLOADS }) as string[];
+    tokens.forEach((token, i) => {
+      const result = verifyToken(token, ring);
+      assert.ok(result.ok, `${token}: ${result.ok || result.reason}`);
+      assert.deepEqual(result.payload, PAYLOADS[i]);
+      assert.equal(signToken(PAYLOADS[i], ring), token);
+    });
+  });
+
+  test(`xsdot signs ${label} → PyJWT decodes with algorithms=["HS256"]`, { skip }, () => {
+    const tokens = PAYLOADS.map((payload) => signToken(payload, ring));
+    const tampered = `${tokens[0].slice(0, -2)}${tokens[0].endsWith('AA') ? 'BA' : 'AA'}`;
+    const decoded = python(DECODE, { key: KEY, tokens: [...tokens, tampered] }) as Record<string, unknown>[];
+    PAYLOADS.forEach((payload, i) => {
+      assert.deepEqual(decoded[i].payload, payload);
+      assert.deepEqual(decoded[i].header, kid === undefined ? { alg: 'HS256', typ: 'JWT' } : { alg: 'HS256', kid, typ: 'JWT' });
+    });
+    assert.deepEqual(decoded[PAYLOADS.length], { error: 'InvalidSignatureError' });
+  });
+}
