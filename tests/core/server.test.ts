@@ -16,14 +16,21 @@ function app(): App {
 
 const fast = { requestTimeout: 60, idleTimeout: 60, sendTimeout: 60 };
 
+/** Status codes of the responses in a raw byte stream, in order (a loop: XS's matchAll spread came back empty). */
+function statuses(out: string): string[] {
+  const found: string[] = [];
+  const pattern = /HTTP\/1\.1 (\d{3}) /g;
+  for (let match = pattern.exec(out); match !== null; match = pattern.exec(out)) found.push(match[1]);
+  return found;
+}
+
 test('pipelined requests are answered in order on one connection', async () => {
   const client = new TestClient(app(), { limits: fast });
   const out = latin1(await client.exchange(
     'GET / HTTP/1.1\r\nHost: d\r\n\r\n' +
     'POST /echo HTTP/1.1\r\nHost: d\r\nContent-Length: 3\r\n\r\nabc' +
     'GET /nope HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n'));
-  const statuses = [...out.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
-  assert.deepEqual(statuses, ['200', '200', '404']);
+  assert.deepEqual(statuses(out), ['200', '200', '404']);
   assert.ok(out.indexOf('home') < out.indexOf('abc'));
   assert.match(out, /Connection: close\r\n\r\nNot Found$/);
 });
@@ -37,7 +44,7 @@ test('HTTP/1.0 gets Connection: close, or keep-alive when it asks', async () => 
   const client = new TestClient(app(), { limits: fast });
   assert.match(latin1(await client.exchange('GET / HTTP/1.0\r\n\r\n')), /Connection: close/);
   const kept = latin1(await client.exchange('GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n'));
-  assert.equal([...kept.matchAll(/HTTP\/1\.1 200/g)].length, 2);
+  assert.deepEqual(statuses(kept), ['200', '200']);
   assert.match(kept, /Connection: keep-alive/);
 });
 
@@ -76,7 +83,7 @@ test('a stalled request gets 408 after requestTimeout; an idle connection closes
   assert.ok(runtime().monotonic() - started >= 50);
   assert.equal((await client.exchange('')).length, 0);
   const afterOne = latin1(await client.exchange('GET / HTTP/1.1\r\nHost: d\r\n\r\n'));
-  assert.equal([...afterOne.matchAll(/HTTP\/1\.1 /g)].length, 1, 'keep-alive connection closed after idleTimeout');
+  assert.deepEqual(statuses(afterOne), ['200'], 'keep-alive connection closed after idleTimeout');
 });
 
 test('connections over the cap get 503 with Retry-After; slots free up again', async () => {
@@ -93,6 +100,6 @@ test('connections over the cap get 503 with Retry-After; slots free up again', a
 test('maxRequestsPerConnection closes a busy keep-alive connection', async () => {
   const client = new TestClient(app(), { limits: { ...fast, maxRequestsPerConnection: 2 } });
   const out = latin1(await client.exchange('GET / HTTP/1.1\r\nHost: d\r\n\r\n'.repeat(3)));
-  assert.equal([...out.matchAll(/HTTP\/1\.1 200/g)].length, 2);
+  assert.deepEqual(statuses(out), ['200', '200']);
   assert.match(out, /Connection: close/);
 });
