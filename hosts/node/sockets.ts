@@ -56,6 +56,7 @@ export class NodeTCP implements TCPSocket {
     this.#options = options;
     const socket = this.#socket;
     socket.on('data', (data: Buffer) => {
+      if (this.#closed) return; // closed by us: what still arrives is discarded
       this.#chunks.push(data);
       this.#buffered += data.length;
       if (this.#buffered >= READ_BUFFER_LIMIT) socket.pause();
@@ -110,6 +111,7 @@ export class NodeTCP implements TCPSocket {
     this.#buffered = 0;
     const socket = this.#socket;
     // end() sends what is queued, then FIN; a client that never reads is cut off after a grace period.
+    socket.resume();
     socket.end();
     const timer = setTimeout(() => socket.destroy(), 5_000);
     timer.unref();

@@ -173,9 +173,10 @@ export function parseHead(text: string, limits: Limits): RequestHead {
   for (;;) {
     lineEnd = text.indexOf('\n', start);
     const line = stripCR(text, start, lineEnd);
+    if (line.length === 0) break;
+    // Field lines with their line ends count; the blank line ending the head does not (as in #headAllowance).
     headerBytes += lineEnd + 1 - start;
     start = lineEnd + 1;
-    if (line.length === 0) break;
     if (headerBytes > limits.maxHeaderBytes) fail(431);
     if (++count > limits.maxHeaders) fail(431, 'Too many header fields');
     // Obsolete line folding is refused (RFC 9112 §5.2), as is whitespace before the colon (§5.1).
@@ -190,7 +191,6 @@ export function parseHead(text: string, limits: Limits): RequestHead {
     }
     headers.appendParsed(name.toLowerCase(), value);
   }
-  if (headerBytes > limits.maxHeaderBytes) fail(431);
   return completeHead(method, target, version, headers, limits);
 }
 

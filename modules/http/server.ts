@@ -288,8 +288,10 @@ class Connection {
     // A streamed body to an HTTP/1.0 client is delimited by closing the connection.
     if (streamed && version === '1.0') keepAlive = false;
     if (bytes !== undefined) headers.push(['Content-Length', String(bytes.length)]);
-    else if (streamed) headers.push(['Transfer-Encoding', 'chunked']);
-    else if (response.status >= 200 && response.status !== 204 && response.status !== 304) headers.push(['Content-Length', '0']);
+    else if (streamed) {
+      // Chunked only to HTTP/1.1: a 1.0 client gets the raw bytes, ended by the close (RFC 9112 §6.1).
+      if (version === '1.1') headers.push(['Transfer-Encoding', 'chunked']);
+    } else if (response.status >= 200 && response.status !== 204 && response.status !== 304) headers.push(['Content-Length', '0']);
     if (!keepAlive) headers.push(['Connection', 'close']);
     else if (version === '1.0') headers.push(['Connection', 'keep-alive']);
     this.#enqueue(serializeHead(response.status, headers, version));
