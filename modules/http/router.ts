@@ -63,7 +63,8 @@ export class UrlPattern {
 
   /** The pattern with a mount prefix in front (`/api` + `/items` → `/api/items`). */
   withPrefix(prefix: string): UrlPattern {
-    return new UrlPattern(prefix.replace(/\/+$/, '') + this.pattern);
+    // `[/]`, not an escaped slash: XS copies `\/` wrongly when a RegExp is cloned.
+    return new UrlPattern(prefix.replace(/[/]+$/, '') + this.pattern);
   }
 }
 

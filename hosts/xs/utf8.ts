@@ -1,0 +1,77 @@
+/**
+ * UTF-8 for xsnap with the WHATWG results Node gives, so core code behaves the same on both hosts.
+ * XS's own TextEncoder writes lone surrogates as 3-byte (CESU-8) sequences instead of U+FFFD, and
+ * its lenient TextDecoder emits a different number of U+FFFD than WHATWG for some malformed input
+ * (e.g. ED A0 80 → 2 instead of 3). Its fatal decoder does reject exactly the malformed input, so
+ * valid text takes the native path and only malformed bytes pay for the decoder below.
+ */
+
+const encoder = new TextEncoder();
+const strictDecoder = new TextDecoder('utf-8', { fatal: true });
+const LONE_SURROGATES = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+export function utf8Encode(text: string): Uint8Array {
+  return encoder.encode(text.replace(LONE_SURROGATES, '\uFFFD'));
+}
+
+export function utf8Decode(bytes: Uint8Array): string {
+  try {
+    return strictDecoder.decode(bytes);
+  } catch {
+    return decodeReplacing(bytes);
+  }
+}
+
+/** The WHATWG UTF-8 decoder (replacement mode, BOM stripped), as in the Encoding Standard §9.1.1. */
+function decodeReplacing(bytes: Uint8Array): string {
+  const parts: string[] = [];
+  let codes: number[] = [];
+  const emit = (code: number) => {
+    codes.push(code);
+    if (codes.length === 4096) {
+      parts.push(String.fromCodePoint(...codes));
+      codes = [];
+    }
+  };
+  const end = bytes.length;
+  let i = end >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  while (i < end) {
+    const lead = bytes[i++];
+    if (lead < 0x80) {
+      emit(lead);
+      continue;
+    }
+    let needed: number;
+    let code: number;
+    let lower = 0x80;
+    let upper = 0xbf;
+    if (lead >= 0xc2 && lead <= 0xdf) {
+      needed = 1;
+      code = lead & 0x1f;
+    } else if (lead >= 0xe0 && lead <= 0xef) {
+      needed = 2;
+      code = lead & 0x0f;
+      if (lead === 0xe0) lower = 0xa0; // overlong
+      if (lead === 0xed) upper = 0x9f; // surrogates
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      needed = 3;
+      code = lead & 0x07;
+      if (lead === 0xf0) lower = 0x90; // overlong
+      if (lead === 0xf4) upper = 0x8f; // above U+10FFFF
+    } else {
+      emit(0xfffd);
+      continue;
+    }
+    let seen = 0;
+    while (seen < needed && i < end && bytes[i] >= lower && bytes[i] <= upper) {
+      code = (code << 6) | (bytes[i++] & 0x3f);
+      lower = 0x80;
+      upper = 0xbf;
+      seen++;
+    }
+    // A byte that broke the sequence is not consumed: it starts the next one.
+    emit(seen === needed ? code : 0xfffd);
+  }
+  parts.push(String.fromCodePoint(...codes));
+  return parts.join('');
+}
