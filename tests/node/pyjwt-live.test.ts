@@ -5,26 +5,11 @@
 import '../support/install-host';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { KeyRing, signToken, verifyToken } from '../../modules/session/jwt';
+import { PYJWT_SKIP, PYJWT_VERSION as version, python } from './pyjwt';
 
-const PYTHON = '/usr/bin/python3';
 const KEY = 'xsdot-live-interop-key-0123456789abcdefghij';
-
-/** Runs a Python snippet with JSON on stdin; returns its stdout parsed as JSON. */
-function python(script: string, input: unknown): unknown {
-  const run = spawnSync(PYTHON, ['-c', script], { input: JSON.stringify(input), encoding: 'utf8', timeout: 30_000 });
-  if (run.status !== 0) throw new Error(`python failed (${run.status}): ${run.stderr}`);
-  return JSON.parse(run.stdout);
-}
-
-function pyjwtVersion(): string | undefined {
-  const run = spawnSync(PYTHON, ['-c', 'import jwt; print(jwt.__version__)'], { encoding: 'utf8', timeout: 30_000 });
-  return run.status === 0 ? run.stdout.trim() : undefined;
-}
-
-const version = pyjwtVersion();
-const skip = version === undefined ? `PyJWT not importable by ${PYTHON} (install Debian's python3-jwt)` : false;
+const skip = PYJWT_SKIP;
 
 const now = Math.floor(Date.now() / 1000);
 const PAYLOADS: Record<string, unknown>[] = [
