@@ -1,15 +1,43 @@
-/** `npm start`: the app on Node, at http://127.0.0.1:8080 unless HOST / PORT say otherwise. */
+/**
+ * `npm start`: the device login app on Node, at http://127.0.0.1:8080 unless HOST / PORT say otherwise
+ * (PORT=0 picks a free port; the "listening on" line names it).
+ *
+ * State (session keys, the password hash) lives in `$XSDOT_DATA_DIR/.sesskey` (default: the working
+ * directory). XSDOT_SECRET_KEY (hex or base64url, 32+ bytes) sets the session signing key instead of
+ * the stored one. XSDOT_DEVICE_NAME names the device (default: the host name). On first start the
+ * setup code is printed on stdout.
+ */
+import { hostname } from 'node:os';
 import { createApp } from '../../main';
+import { installRuntime } from '../../modules/runtime';
+import { parseSecret } from '../../modules/session/keys';
+import type { JwtKey } from '../../modules/session/jwt';
+import { createNodeRuntime } from './runtime';
 import { serve } from './serve';
 
-const port = Number(process.env.PORT ?? 8080);
-const host = process.env.HOST ?? '127.0.0.1';
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  process.stderr.write(`PORT must be a TCP port number, got ${process.env.PORT}\n`);
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
   process.exit(2);
 }
 
-const running = await serve(createApp(), { port, host });
+const port = Number(process.env.PORT ?? 8080);
+const host = process.env.HOST ?? '127.0.0.1';
+if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`PORT must be a TCP port number, got ${process.env.PORT}`);
+
+let keys: JwtKey[] | undefined;
+if (process.env.XSDOT_SECRET_KEY) {
+  try {
+    keys = [{ key: parseSecret(process.env.XSDOT_SECRET_KEY) }];
+  } catch (error) {
+    fail(`XSDOT_SECRET_KEY: ${(error as Error).message}`); // parseSecret never echoes the secret
+  }
+}
+
+// The app reads its keys and password from the store when created, so the runtime goes in first.
+const runtime = createNodeRuntime();
+installRuntime(runtime);
+const app = createApp({ deviceName: process.env.XSDOT_DEVICE_NAME || hostname(), session: { keys } });
+const running = await serve(app, { port, host, runtime });
 process.stdout.write(`xsdot listening on ${running.url}\n`);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

@@ -17,7 +17,7 @@ import { splitPath, UrlPattern, type Params } from './router';
 export type Handler = (request: Request) => HandlerResult | Promise<HandlerResult>;
 /** Runs before the handler; returning anything but undefined answers with it instead. */
 export type BeforeHook = (request: Request) => HandlerResult | Promise<HandlerResult>;
-/** Runs after the handler; returning a value replaces the response. */
+/** Runs after the handler (or an early before hook); returning a value replaces the response. */
 export type AfterHook = (request: Request, response: Response) => HandlerResult | Promise<HandlerResult>;
 export type ErrorHandler = (request: Request, error: unknown) => HandlerResult | Promise<HandlerResult>;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -36,6 +36,7 @@ export class App {
   readonly #routes: Route[] = [];
   readonly #before: BeforeHook[] = [];
   readonly #after: AfterHook[] = [];
+  readonly #afterError: AfterHook[] = [];
   readonly #statusHandlers = new Map<number, ErrorHandler>();
   readonly #classHandlers: [ErrorClass, ErrorHandler][] = [];
 
@@ -58,9 +59,15 @@ export class App {
     return hook;
   }
 
-  /** A hook run on every successful response of this app. */
+  /** A hook run on every response of a matched route, including one a before hook answered early. */
   after(hook: AfterHook): AfterHook {
     this.#after.push(hook);
+    return hook;
+  }
+
+  /** A hook run on every error response (404, 405, HttpErrors, 500), as microdot's `after_error_request`. */
+  afterError(hook: AfterHook): AfterHook {
+    this.#afterError.push(hook);
     return hook;
   }
 
@@ -99,27 +106,43 @@ export class App {
       request.params = params;
       response = await this.#run(request, route);
     } catch (error) {
-      response = await this.#handleError(request, error);
+      response = await this.#errorResponse(request, error);
     }
     // Per-request hooks also see error responses: a session ended before an abort() must still expire.
     for (const hook of request.afterRequestHooks) {
       try {
         response = replaced(response, await hook(request, response));
       } catch (error) {
-        response = await this.#handleError(request, error);
+        response = await this.#errorResponse(request, error);
+      }
+    }
+    return response;
+  }
+
+  /** The error handler's response, passed through the afterError hooks (an error there is logged, not re-raised). */
+  async #errorResponse(request: Request, error: unknown): Promise<Response> {
+    let response = await this.#handleError(request, error);
+    for (const hook of this.#afterError) {
+      try {
+        response = replaced(response, await hook(request, response));
+      } catch (hookError) {
+        logUnhandled(request, hookError);
       }
     }
     return response;
   }
 
   async #run(request: Request, route: Route): Promise<Response> {
+    let early: HandlerResult;
     for (const hooks of route.before) {
       for (const hook of hooks) {
-        const early = await hook(request);
-        if (early !== undefined) return toResponse(early);
+        early = await hook(request);
+        if (early !== undefined) break;
       }
+      if (early !== undefined) break;
     }
-    let response = toResponse(await route.handler(request));
+    // As in microdot, after hooks see an early answer too (e.g. to add security headers to a redirect).
+    let response = toResponse(early !== undefined ? early : await route.handler(request));
     for (const hooks of route.after) for (const hook of hooks) response = replaced(response, await hook(request, response));
     return response;
   }

@@ -125,6 +125,21 @@ test('before hooks can answer early; after hooks can replace; per-request hooks 
   assert.deepEqual(order, ['before', 'handler', 'after', 'request-hook']);
   const blocked = await client.get('/', { headers: { 'X-Block': 'yes' } });
   assert.equal(blocked.status, 403);
+  assert.equal(blocked.headers.get('x-after'), '1', 'after hooks also see an early answer (as microdot)');
+});
+
+test('afterError hooks see every error response: 404, 405, aborts and crashes', async () => {
+  const app = new App();
+  app.get('/crash', () => { throw new Error('boom'); });
+  app.get('/abort', () => abort(418));
+  app.afterError((req, res) => { res.headers.set('X-Error-Hook', req.path); return undefined; });
+  app.afterError(() => { throw new Error('a failing hook is logged, not fatal'); });
+  const client = new TestClient(app);
+  for (const [method, path, status] of [['GET', '/nope', 404], ['POST', '/crash', 405], ['GET', '/abort', 418], ['GET', '/crash', 500]] as const) {
+    const response = await client.request(method, path);
+    assert.equal(response.status, status);
+    assert.equal(response.headers.get('x-error-hook'), path);
+  }
 });
 
 test('errors: abort, handlers by status and class, 500 without leaking the message', async () => {

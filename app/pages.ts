@@ -1,0 +1,126 @@
+/**
+ * The login app's pages: small server-rendered HTML (each well under 4 KB) with one inline stylesheet,
+ * no scripts and no external assets, usable on a phone. Every interpolated value goes through `escape`.
+ */
+import { CSRF_FIELD, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../modules/auth/index';
+
+/** The one stylesheet; the Content-Security-Policy allows exactly this text (by hash). */
+export const STYLE =
+  'body{font:16px/1.5 system-ui,sans-serif;max-width:26rem;margin:0 auto;padding:1rem;color:#222;background:#f4f4f4}' +
+  'h1{font-size:1.4rem;margin:.2rem 0 1rem}.dev{color:#555;margin:0}' +
+  '.box{background:#fff;padding:1rem;border:1px solid #ccc;border-radius:6px}.box>:nth-child(2){margin-top:0}' +
+  'label{display:block;margin-top:.8rem;font-weight:600}' +
+  'input{display:block;width:100%;box-sizing:border-box;padding:.6rem;font:inherit;border:1px solid #888;border-radius:4px}' +
+  'button{margin-top:1rem;padding:.6rem 1.2rem;font:inherit;border:0;border-radius:4px;background:#1a5fb4;color:#fff}' +
+  '.err,.ok{padding:.5rem .8rem;border-radius:4px}.err{color:#900;background:#fde8e8}.ok{color:#060;background:#e6f6e6}' +
+  'dt{font-weight:600}dd{margin:0 0 .6rem}';
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/** `text` safe to place in HTML text and in quoted attribute values. */
+export function escape(text: string | number): string {
+  return String(text).replace(/[&<>"']/g, (c) => ESCAPES[c]);
+}
+
+/** A message above a form: an error (role=alert) or a notice (role=status). */
+export interface Message {
+  text: string;
+  error?: boolean;
+}
+
+function message(m: Message | undefined): string {
+  if (m === undefined) return '';
+  return m.error ? `<p class="err" role="alert">${escape(m.text)}</p>` : `<p class="ok" role="status">${escape(m.text)}</p>`;
+}
+
+function layout(device: string, title: string, body: string): string {
+  return '<!doctype html><html lang="en"><head><meta charset="utf-8">' +
+    '<meta name="viewport" content="width=device-width,initial-scale=1">' +
+    `<title>${escape(title)} · ${escape(device)}</title><style>${STYLE}</style></head>` +
+    `<body><main><p class="dev">${escape(device)}</p><h1>${escape(title)}</h1>${body}</main></body></html>`;
+}
+
+function form(action: string, token: string, fields: string, button: string): string {
+  return `<form class="box" method="post" action="${action}">` +
+    `<input type="hidden" name="${CSRF_FIELD}" value="${escape(token)}">${fields}<button type="submit">${button}</button></form>`;
+}
+
+function input(name: string, label: string, attributes: string, value?: string): string {
+  const shown = value === undefined ? '' : ` value="${escape(value)}"`;
+  return `<label for="${name}">${label}</label><input id="${name}" name="${name}"${shown} ${attributes} required>`;
+}
+
+function newPassword(name: string, label: string): string {
+  return input(name, label, `type="password" autocomplete="new-password" minlength="${MIN_PASSWORD_LENGTH}" maxlength="${MAX_PASSWORD_LENGTH}"`);
+}
+
+const RULE = `<p>${MIN_PASSWORD_LENGTH}–${MAX_PASSWORD_LENGTH} characters; a few words are easy to remember and hard to guess.</p>`;
+
+export interface FormPage {
+  device: string;
+  /** The CSRF token of the session the page is shown to. */
+  token: string;
+  message?: Message;
+}
+
+export function setupPage(page: FormPage): string {
+  return layout(page.device, 'Set up the device',
+    '<p>Choose the password of the <b>admin</b> user. The setup code is printed on the device console.</p>' +
+    message(page.message) +
+    form('/setup', page.token,
+      input('code', 'Setup code', 'autocomplete="off" autocapitalize="characters" spellcheck="false"') +
+      newPassword('password', 'New password') + newPassword('confirm', 'New password again') + RULE,
+      'Save password'));
+}
+
+export function loginPage(page: FormPage & { username: string }): string {
+  return layout(page.device, 'Sign in',
+    message(page.message) +
+    form('/login', page.token,
+      input('username', 'User name', 'autocomplete="username" autocapitalize="none" spellcheck="false"', page.username) +
+      input('password', 'Password', 'type="password" autocomplete="current-password"'),
+      'Sign in'));
+}
+
+export interface Dashboard extends FormPage {
+  user: string;
+  uptime: string;
+  freeMemory: number | undefined;
+  expires: string;
+}
+
+export function dashboardPage(page: Dashboard): string {
+  const memory = page.freeMemory === undefined ? '' : `<dt>Free memory</dt><dd>${escape(page.freeMemory)} bytes</dd>`;
+  return layout(page.device, 'Device status',
+    message(page.message) +
+    `<dl class="box"><dt>Device</dt><dd>${escape(page.device)}</dd><dt>Uptime</dt><dd>${escape(page.uptime)}</dd>${memory}` +
+    `<dt>Signed in as</dt><dd>${escape(page.user)}</dd><dt>Session ends</dt><dd>${escape(page.expires)}</dd></dl>` +
+    '<p><a href="/settings/password">Change password</a></p>' +
+    form('/logout', page.token, '', 'Sign out'));
+}
+
+export function passwordPage(page: FormPage): string {
+  return layout(page.device, 'Change password',
+    message(page.message) +
+    form('/settings/password', page.token,
+      input('old_password', 'Current password', 'type="password" autocomplete="current-password"') +
+      newPassword('password', 'New password') + newPassword('confirm', 'New password again') + RULE +
+      '<p>Every other signed-in browser will be signed out.</p>',
+      'Change password') +
+    '<p><a href="/">Back</a></p>');
+}
+
+export function errorPage(device: string, status: number, title: string, reason: string): string {
+  return layout(device, `${status} ${title}`, `<p>${escape(reason)}</p><p><a href="/">Home</a></p>`);
+}
+
+/** A duration for people: "2 d 3 h", "3 h 4 min", "4 min", "42 s". */
+export function formatDuration(seconds: number): string {
+  const whole = Math.max(0, Math.floor(seconds));
+  const minutes = Math.floor(whole / 60);
+  const hours = Math.floor(minutes / 60);
+  const days = Math.floor(hours / 24);
+  if (days > 0) return `${days} d ${hours % 24} h`;
+  if (hours > 0) return `${hours} h ${minutes % 60} min`;
+  return minutes > 0 ? `${minutes} min` : `${whole} s`;
+}
