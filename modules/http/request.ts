@@ -62,10 +62,13 @@ export class Request {
     return this.query;
   }
 
-  /** Cookies by name (the first, when a name repeats). */
-  get cookies(): Record<string, string> {
-    const cookies: Record<string, string> = {};
-    for (const [name, values] of this.#cookieMap()) cookies[name] = values[0];
+  /**
+   * Cookies by name (the first value, when a name repeats). A Map, not an object: XS never frees a
+   * property name, so names chosen by a client must not become object keys on a device.
+   */
+  get cookies(): ReadonlyMap<string, string> {
+    const cookies = new Map<string, string>();
+    for (const [name, values] of this.#cookieMap()) cookies.set(name, values[0]);
     return cookies;
   }
 

@@ -40,7 +40,7 @@ test('parses the Cookie header, keeping repeated names in order and skipping jun
 test('responses set and delete cookies; requests read them', async () => {
   const app = new App();
   app.get('/set', () => new Response('ok').setCookie('theme', 'dark', { path: '/', httpOnly: true }));
-  app.get('/read', (req) => ({ theme: req.cookies.theme ?? null, all: req.cookieValues('theme') }));
+  app.get('/read', (req) => ({ theme: req.cookies.get('theme') ?? null, all: req.cookieValues('theme') }));
   app.get('/drop', () => new Response('bye').deleteCookie('theme', { path: '/' }));
   const client = new TestClient(app);
   const set = await client.get('/set');
