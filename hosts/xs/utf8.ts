@@ -8,10 +8,12 @@
 
 const encoder = new TextEncoder();
 const strictDecoder = new TextDecoder('utf-8', { fatal: true });
-const LONE_SURROGATES = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+// Made on first use, not when the module loads: the XS linker refuses to preload a RegExp (Moddable
+// builds preload every module into flash), and a RegExp shared from flash breaks the device's heap.
+let loneSurrogates: RegExp | undefined;
 
 export function utf8Encode(text: string): Uint8Array {
-  return encoder.encode(text.replace(LONE_SURROGATES, '\uFFFD'));
+  return encoder.encode(text.replace(loneSurrogates ??= /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD'));
 }
 
 export function utf8Decode(bytes: Uint8Array): string {

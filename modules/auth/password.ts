@@ -45,10 +45,8 @@ let userName: RegExp | undefined;
 
 /** A password that breaks the rules; `message` is written for the person choosing it. */
 export class PasswordError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PasswordError';
-  }
+  // Defined as a field, not assigned: see HttpError.name.
+  override readonly name = 'PasswordError';
 }
 
 /**

@@ -10,12 +10,15 @@ export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
+const LATIN1_SLICE = 128;
+
 /** Decodes bytes as Latin-1 (one char per byte): for HTTP heads, which are bytes, not UTF-8. */
 export function latin1(bytes: Uint8Array, start = 0, end = bytes.length): string {
   let text = '';
-  // apply() in slices: engines cap the argument count.
-  for (let i = start; i < end; i += 2048) {
-    text += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(end, i + 2048)) as unknown as number[]);
+  // apply() in slices: every argument takes a slot of the XS stack, which is 512 slots on a Moddable
+  // Two (a 2048-byte slice overflowed it: a fatal abort, not an exception); engines also cap the count.
+  for (let i = start; i < end; i += LATIN1_SLICE) {
+    text += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(end, i + LATIN1_SLICE)) as unknown as number[]);
   }
   return text;
 }

@@ -17,6 +17,9 @@ export function statusText(status: number): string {
 }
 
 export class HttpError extends Error {
+  // A class field defines the property; assigning `this.name` would throw on Moddable, whose preload
+  // freezes Error.prototype ("set name: not writable").
+  override readonly name = 'HttpError';
   readonly status: number;
   /** Sent as the plain-text body; the status text when not given. Never put internals here. */
   readonly reason: string;
@@ -27,7 +30,6 @@ export class HttpError extends Error {
 
   constructor(status: number, reason?: string, options: { close?: boolean; headers?: Record<string, string> } = {}) {
     super(reason ?? statusText(status));
-    this.name = 'HttpError';
     this.status = status;
     this.reason = reason ?? statusText(status);
     this.close = options.close ?? false;

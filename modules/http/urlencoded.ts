@@ -68,17 +68,19 @@ export function parseUrlencoded(text: string, limits: UrlencodedLimits): MultiDi
   return dict;
 }
 
-const UNRESERVED = /^[A-Za-z0-9\-._~]*$/;
+// Made on first use, not when the module loads: the XS linker refuses to preload a RegExp (Moddable
+// builds preload every module into flash), and a RegExp shared from flash breaks the device's heap.
+let unreserved: RegExp | undefined;
 
 /** Encodes a value for a query string or form (spaces as %20, UTF-8 bytes as %XX). */
 export function percentEncode(text: string): string {
-  if (UNRESERVED.test(text)) return text;
+  if ((unreserved ??= /^[A-Za-z0-9\-._~]*$/).test(text)) return text;
   const bytes = runtime().utf8Encode(text);
   let out = '';
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i];
     const ch = String.fromCharCode(b);
-    out += b < 0x80 && UNRESERVED.test(ch) ? ch : '%' + (b < 16 ? '0' : '') + b.toString(16).toUpperCase();
+    out += b < 0x80 && unreserved.test(ch) ? ch : '%' + (b < 16 ? '0' : '') + b.toString(16).toUpperCase();
   }
   return out;
 }

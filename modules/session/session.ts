@@ -176,8 +176,10 @@ function newSid(): string {
   return base64urlEncode(runtime().randomBytes(8));
 }
 
-const sessionsByApp = new WeakMap<App, Session>();
-const sessionsByRequest = new WeakMap<Request, SessionData>();
+// Made on first use, not when the module loads: Moddable builds preload modules into flash, where a
+// WeakMap created at load time is read-only (its set() throws).
+let sessionsByApp: WeakMap<App, Session> | undefined;
+let sessionsByRequest: WeakMap<Request, SessionData> | undefined;
 
 export class Session {
   readonly cookieName: string;
@@ -201,22 +203,22 @@ export class Session {
     this.#cookie = { path: '/', httpOnly: true, sameSite: options.sameSite ?? 'Lax', secure: options.secure ?? false };
     this.keyRing = new KeyRing(options.keys ?? loadStoredKeys());
     this.#bootId = base64urlEncode(runtime().randomBytes(6));
-    if (app !== undefined) sessionsByApp.set(app, this);
+    if (app !== undefined) (sessionsByApp ??= new WeakMap()).set(app, this);
   }
 
   /** The Session registered for the app that is handling `request`. */
   static of(request: Request): Session {
-    const session = request.app === undefined ? undefined : sessionsByApp.get(request.app);
+    const session = request.app === undefined ? undefined : sessionsByApp?.get(request.app);
     if (session === undefined) throw new Error('xsdot: withSession needs `new Session(app)` for this app');
     return session;
   }
 
   /** The request's session, read from its cookie once and then shared by hooks and handler. */
   get(request: Request): SessionData {
-    let data = sessionsByRequest.get(request);
+    let data = sessionsByRequest?.get(request);
     if (data === undefined) {
       data = this.#load(request);
-      sessionsByRequest.set(request, data);
+      (sessionsByRequest ??= new WeakMap()).set(request, data);
       request.afterRequest((req, response) => this.#write(req, response));
     }
     return data;
@@ -297,7 +299,7 @@ export class Session {
   }
 
   #write(request: Request, response: Response): HandlerResult {
-    const data = sessionsByRequest.get(request);
+    const data = sessionsByRequest?.get(request);
     if (data === undefined || !data.modified) return undefined;
     if (data.deleted) {
       response.deleteCookie(this.cookieName, this.#cookie);

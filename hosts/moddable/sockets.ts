@@ -1,0 +1,88 @@
+/**
+ * The SDK's ECMA-419 sockets (`embedded:io/socket/listener`, `embedded:io/socket/tcp`) as the core's
+ * SocketProvider. The Listener is used as it is; TCP is wrapped for two differences:
+ *
+ * - the SDK's `read(count)` ignores `count` (its JS glue calls the native read without arguments) and
+ *   returns everything readable: up to 1536 bytes on Linux, every buffered pbuf with lwIP. The wrapper
+ *   returns at most `count` bytes and keeps the rest for the next read, so the server's "read only
+ *   what the parser wants" holds here too; `onReadable` reports what the wrapper and the SDK hold.
+ *
+ * - a failed write (the peer reset or closed the connection) is not reported through onError by the
+ *   SDK's Linux TCP; the wrapper throws from `write()`, as the core expects of a dead socket.
+ *
+ * What the core already copes with, and the wrapper leaves alone: a new TCP starts with 0 writable bytes
+ * (the core writes only after `onWritable`), writes are limited to the last `onWritable` count, the
+ * Listener's `onReadable` fires only for new arrivals (the core accepts every pending connection).
+ * On Linux the SDK polls each socket every 20 ms and its Listener binds 0.0.0.0 whatever `address` says.
+ */
+import Listener from 'embedded:io/socket/listener';
+import TCP from 'embedded:io/socket/tcp';
+import type { ListenerConstructor, SocketProvider, TCPOptions, TCPSocket } from '../../modules/http/socket';
+
+export class ModdableTCP implements TCPSocket {
+  readonly #socket: TCP;
+  /** Bytes the SDK handed over beyond what a read asked for. */
+  #pending: Uint8Array | undefined;
+  /** Bytes the SDK holds, as its last `onReadable` said. */
+  #native = 0;
+
+  constructor(options: TCPOptions) {
+    const { onReadable, onWritable, onError } = options;
+    this.#socket = new TCP({
+      from: options.from as TCP,
+      format: 'buffer',
+      onReadable: (count: number) => {
+        this.#native = count;
+        onReadable?.(this.#available());
+      },
+      onWritable: (count: number) => onWritable?.(count),
+      onError: () => onError?.(),
+    });
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.#socket.remoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    return this.#socket.remotePort;
+  }
+
+  read(count?: number): ArrayBuffer | undefined {
+    const pending = this.#pending;
+    if (pending !== undefined) {
+      const take = count === undefined ? pending.length : Math.min(count, pending.length);
+      this.#pending = take === pending.length ? undefined : pending.subarray(take);
+      return pending.slice(0, take).buffer;
+    }
+    if (this.#native === 0) return undefined;
+    const bytes = this.#socket.read() as ArrayBuffer | undefined;
+    this.#native = 0;
+    if (bytes === undefined || count === undefined || bytes.byteLength <= count) return bytes;
+    this.#pending = new Uint8Array(bytes, count);
+    return bytes.slice(0, count);
+  }
+
+  write(data: ArrayBuffer | Uint8Array): void {
+    // The SDK answers a write with the bytes still writable; with nothing when the write failed (the peer
+    // is gone). Its Linux TCP never reports that failure through onError (its poll stops at the first
+    // error), so it is thrown here: the server then closes the connection and frees its slot at once.
+    const writable = this.#socket.write(data) as unknown;
+    if (typeof writable !== 'number') throw new Error('xsdot: socket write failed (peer gone)');
+  }
+
+  close(): void {
+    this.#pending = undefined;
+    this.#native = 0;
+    this.#socket.close();
+  }
+
+  #available(): number {
+    return (this.#pending?.length ?? 0) + this.#native;
+  }
+}
+
+export const moddableSockets: SocketProvider = {
+  Listener: Listener as unknown as ListenerConstructor,
+  TCP: ModdableTCP,
+};

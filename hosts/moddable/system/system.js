@@ -1,0 +1,7 @@
+/*
+ * xsdot: platform queries for the Moddable host (see system.c).
+ */
+export function monotonic() @ "xs_xsdot_monotonic";
+export function heapFree() @ "xs_xsdot_heap_free";
+export function getenv(name) @ "xs_xsdot_getenv";
+export function prepareProcess() @ "xs_xsdot_prepare_process";

@@ -1,0 +1,195 @@
+/**
+ * Builds and runs xsdot on Moddable targets with an installed Moddable SDK ($MODDABLE); never builds
+ * the SDK itself. Every build is `mcconfig -m -t build` (no `-d`: those makefiles pkill mcsim and
+ * serial2xsbug), output under build/<platform>.
+ *
+ *   tsx scripts/moddable.ts build cli|sim|esp32 [name=value …]   mcconfig config, e.g. ssid=… password=…
+ *   tsx scripts/moddable.ts sim                                  build, then run the simulator (mcsim)
+ *   tsx scripts/moddable.ts test [--if-sdk]                      runtime self-test, then tests/integration
+ *                                                                on the x-cli-lin executable
+ *
+ * `test` runs the executable and the test runner inside a private network namespace (`unshare -n`, or
+ * `unshare -rn` when not root), because the SDK's Linux listener binds 0.0.0.0 whatever the address.
+ * With `--if-sdk` a missing $MODDABLE is a plainly reported skip instead of a failure (for `npm test`).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const MANIFEST = join(ROOT, 'manifest.json');
+const NAME = 'xsdot';
+
+/** Our names for the mcconfig platforms. */
+const PLATFORMS = { cli: 'x-cli-lin', sim: 'lin', esp32: 'esp32' } as const;
+type Target = keyof typeof PLATFORMS;
+
+class UsageError extends Error {}
+
+function fail(message: string): never {
+  throw new UsageError(message);
+}
+
+const SDK_HELP =
+  'Install the Moddable SDK and build its tools (documentation/Moddable SDK - Getting Started.md in\n' +
+  'https://github.com/Moddable-OpenSource/moddable), then:\n' +
+  '  export MODDABLE=/path/to/moddable\n' +
+  '  export PATH="$MODDABLE/build/bin/lin/release:$PATH"';
+
+/** The SDK's tool directory, after checking $MODDABLE. */
+function sdkTools(): string {
+  if (process.platform !== 'linux') fail(`these scripts drive the Moddable SDK's Linux tools; this is ${process.platform}`);
+  const sdk = process.env.MODDABLE;
+  if (!sdk) fail(`MODDABLE is not set.\n${SDK_HELP}`);
+  const tools = join(sdk, 'build', 'bin', 'lin', 'release');
+  if (!existsSync(join(tools, 'mcconfig'))) fail(`MODDABLE=${sdk}, but ${tools}/mcconfig does not exist: build the SDK's tools first.\n${SDK_HELP}`);
+  return tools;
+}
+
+/** PATH for mcconfig: the SDK tools and our TypeScript ≥ 6 (mcconfig's tsconfig targets es2025). */
+function toolPath(tools: string): string {
+  return [tools, join(ROOT, 'node_modules', '.bin'), process.env.PATH ?? ''].join(delimiter);
+}
+
+function checkTypeScript(path: string): void {
+  const result = spawnSync('tsc', ['--version'], { env: { ...process.env, PATH: path }, encoding: 'utf8' });
+  const major = Number(/Version (\d+)/.exec(result.stdout ?? '')?.[1]);
+  if (!(major >= 6)) fail(`mcconfig compiles TypeScript with tsc ≥ 6 (found: ${result.stdout?.trim() || 'none'}); run npm ci first`);
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, { cwd: ROOT, env, stdio: 'inherit' });
+    child.once('error', reject);
+    child.once('exit', (code, signal) => resolvePromise(code ?? (signal ? 128 : 1)));
+  });
+}
+
+export interface Built {
+  /** The executable (cli), the simulator library mc.so (sim), or the build directory (esp32). */
+  output: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** `mcconfig -m -p <platform> -t build -o build/<platform> manifest.json [config…]`. */
+async function build(target: Target, config: string[], manifest = MANIFEST, outName: string = PLATFORMS[target]): Promise<Built> {
+  const tools = sdkTools();
+  const platform = PLATFORMS[target];
+  if (target === 'esp32' && !process.env.IDF_PATH) {
+    fail('IDF_PATH is not set: install ESP-IDF (the version the SDK expects, v6.0 for SDK 8.2) and source its export.sh\n' +
+      '(documentation/devices/esp32.md in the Moddable SDK), then run again.');
+  }
+  if (target === 'esp32' && !config.some((item) => item.startsWith('ssid='))) {
+    process.stderr.write('note: no ssid=… given: the device will not join a Wi-Fi network (npm run build:esp32 -- ssid=NAME password=SECRET)\n');
+  }
+  for (const item of config) if (!/^[A-Za-z_][\w]*=/.test(item)) fail(`not a name=value config setting: ${item}`);
+  const env = { ...process.env, PATH: toolPath(tools) };
+  checkTypeScript(env.PATH as string);
+  const outDir = join(ROOT, 'build', outName);
+  mkdirSync(outDir, { recursive: true });
+  const args = ['-m', '-p', platform, '-t', 'build', '-o', outDir, manifest, ...config];
+  process.stdout.write(`mcconfig ${args.map((a) => (a.startsWith('password=') ? 'password=…' : a)).join(' ')}\n`);
+  const status = await run(join(tools, 'mcconfig'), args, env);
+  if (status !== 0) fail(`mcconfig failed (exit ${status})`);
+  const output = target === 'cli' ? join(outDir, 'bin', 'lin', 'release', NAME) : target === 'sim' ? findFile(join(outDir, 'bin'), 'mc.so') : outDir;
+  if (!existsSync(output)) fail(`the build finished but ${output} is missing`);
+  return { output, env };
+}
+
+function findFile(dir: string, name: string): string {
+  if (!existsSync(dir)) return join(dir, name);
+  for (const entry of readdirSync(dir)) {
+    const path = join(dir, entry);
+    if (entry === name) return path;
+    if (statSync(path).isDirectory()) {
+      const found = findFile(path, name);
+      if (existsSync(found)) return found;
+    }
+  }
+  return join(dir, name);
+}
+
+/** Builds and starts the simulator; under xvfb-run when there is no display. */
+async function sim(config: string[]): Promise<number> {
+  const { output, env } = await build('sim', config);
+  const tools = sdkTools();
+  const mcsim = join(tools, 'mcsim');
+  process.stdout.write(
+    `starting ${mcsim} ${output}\n` +
+    'note: the SDK\'s Linux listener binds 0.0.0.0: the simulator is reachable from your network while it runs.\n');
+  let command = mcsim;
+  let args = [output];
+  if (!process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) {
+    if (!commandExists('xvfb-run')) fail('no display (DISPLAY is unset) and no xvfb-run: run on a desktop, or apt-get install xvfb');
+    command = 'xvfb-run';
+    // stdbuf: mcsim's trace() output is block-buffered when stdout is a pipe.
+    args = ['-a', 'stdbuf', '-oL', '-eL', mcsim, output];
+  }
+  return run(command, args, env);
+}
+
+function commandExists(name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * Builds and runs the runtime self-test (hosts/moddable/selftest: known answers, limits, timings), then
+ * builds the x-cli-lin executable and runs the integration suite against it in a private netns.
+ */
+async function test(): Promise<number> {
+  const selftest = await build('cli', [], join(ROOT, 'hosts', 'moddable', 'selftest', 'manifest.json'), 'x-cli-lin-selftest');
+  const scratch = mkdtempSync(join(tmpdir(), 'xsdot-selftest-'));
+  try {
+    process.stdout.write(`running the runtime self-test ${selftest.output}\n`);
+    const status = await run(selftest.output, [], { ...process.env, XSDOT_DATA_DIR: scratch });
+    if (status !== 0) fail(`the runtime self-test failed (exit ${status})`);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  const { output } = await build('cli', []);
+  if (!commandExists('unshare')) fail('unshare (util-linux) is missing: the tests run the executable in a private network namespace');
+  if (!commandExists('ip')) fail('ip is missing (apt-get install iproute2): needed to bring up loopback in the private network namespace');
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  const files = readdirSync(join(ROOT, 'tests', 'integration')).filter((f) => f.endsWith('.test.ts')).map((f) => join('tests', 'integration', f));
+  const node = [process.execPath, '--import', 'tsx', '--test', '--test-concurrency=1', ...files].map(shellQuote).join(' ');
+  const env = { ...process.env, XSDOT_TARGET: 'moddable', XSDOT_MODDABLE_EXECUTABLE: output };
+  process.stdout.write(`running tests/integration against ${output} in a private network namespace\n`);
+  return run('unshare', [root ? '-n' : '-rn', 'sh', '-c', `ip link set lo up && exec ${node}`], env);
+}
+
+function shellQuote(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === 'build') {
+    const [target, ...config] = rest;
+    if (!(target in PLATFORMS)) fail(`build what? cli, sim or esp32 (got ${target ?? 'nothing'})`);
+    const built = await build(target as Target, config);
+    process.stdout.write(`built ${built.output}\n`);
+    return 0;
+  }
+  if (command === 'sim') return sim(rest);
+  if (command === 'test') {
+    if (rest.includes('--if-sdk') && !process.env.MODDABLE) {
+      process.stdout.write('test:moddable skipped: MODDABLE is not set (no Moddable SDK here), so the x-cli-lin build was not tested\n');
+      return 0;
+    }
+    return test();
+  }
+  fail('usage: tsx scripts/moddable.ts build cli|sim|esp32 [name=value …] | sim | test [--if-sdk]');
+}
+
+main(process.argv.slice(2)).then(
+  (status) => process.exit(status),
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      process.stderr.write(`moddable: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  },
+);

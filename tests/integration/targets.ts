@@ -1,0 +1,183 @@
+/**
+ * The servers the integration suites run against: the login app (main.ts) on a host, reached only over
+ * HTTP, with its console output (where the setup code is) and its key store as the host keeps it.
+ *
+ * XSDOT_TARGET picks the host:
+ * - `node` (default): hosts/node/serve.ts in this process, with a file store in a fresh data directory
+ *   and the runtime's log captured;
+ * - `moddable`: the x-cli-lin executable (XSDOT_MODDABLE_EXECUTABLE, built by `npm run test:moddable`,
+ *   which runs everything inside a private network namespace), started with XSDOT_DATA_DIR, XSDOT_PORT=0
+ *   and XSDOT_LIMITS, its stdout and stderr captured. It runs the XS engine with the SDK's Linux
+ *   ECMA-419 sockets, polled every 20 ms, and the device's fixed heap sizes.
+ *
+ * Each suite gets its own data directory, so every run starts with no password (first boot).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Limits } from '../../modules/http/limits';
+import { installRuntime } from '../../modules/runtime';
+import { createApp } from '../../main';
+import { createNodeRuntime, FileStore } from '../../hosts/node/runtime';
+import { serve } from '../../hosts/node/serve';
+
+export type TargetKind = 'node' | 'moddable';
+
+export const TARGET: TargetKind = process.env.XSDOT_TARGET === 'moddable' ? 'moddable' : 'node';
+
+/**
+ * How long one request may take. Generous on Moddable: its Linux sockets move at most 1536 bytes per
+ * 20 ms poll each way, and a password check runs PBKDF2 in the XS interpreter.
+ */
+export const REQUEST_MS = TARGET === 'moddable' ? 15_000 : 5_000;
+
+/** Slack for timing assertions: Moddable notices socket events at its next 20 ms poll. */
+export const TIMING_SLACK_MS = TARGET === 'moddable' ? 600 : 300;
+
+export interface Target {
+  readonly kind: TargetKind;
+  /** e.g. http://127.0.0.1:40123 */
+  readonly url: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** The setup code the app printed at start (undefined when a password exists already). */
+  readonly setupCode: string | undefined;
+  /** Everything the server printed so far. */
+  output(): string;
+  /** The key store's pairs, read from the host's file (a Node `.sesskey` or Moddable's Preference JSON). */
+  readStore(): Record<string, string>;
+  /** The file that holds the key store. */
+  readonly storeFile: string;
+  /** Stops the server; keeps the data directory. */
+  stop(): Promise<void>;
+}
+
+export interface TargetOptions {
+  /** Reuse a data directory (a restart); default: a fresh one, removed by `removeDataDirs()`. */
+  dataDir?: string;
+  /** Server limits (both hosts apply them over the device defaults of modules/http/limits.ts). */
+  limits?: Partial<Limits>;
+  deviceName?: string;
+}
+
+const created: string[] = [];
+
+export function newDataDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), `xsdot-${TARGET}-`));
+  created.push(dir);
+  return dir;
+}
+
+/** Removes every data directory `newDataDir` made. */
+export function removeDataDirs(): void {
+  for (const dir of created.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+export function startTarget(options: TargetOptions = {}): Promise<Target> {
+  const dataDir = options.dataDir ?? newDataDir();
+  return TARGET === 'moddable' ? startModdable(dataDir, options) : startNode(dataDir, options);
+}
+
+function setupCodeIn(output: string): string | undefined {
+  return /setup code: ([0-9A-Z]{4}-[0-9A-Z]{4})/.exec(output)?.[1];
+}
+
+function readJson(file: string): Record<string, unknown> {
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+}
+
+async function startNode(dataDir: string, options: TargetOptions): Promise<Target> {
+  let output = '';
+  const storeFile = join(dataDir, '.sesskey');
+  const runtime = createNodeRuntime({
+    store: new FileStore(storeFile),
+    log: (level, message) => { output += `[${level}] ${message}\n`; },
+  });
+  // The app reads its keys and password from the store when created: the runtime goes in first.
+  installRuntime(runtime);
+  const app = createApp({ deviceName: options.deviceName });
+  const running = await serve(app, { port: 0, host: '127.0.0.1', limits: options.limits, runtime });
+  output += `xsdot listening on ${running.url}\n`;
+  return {
+    kind: 'node',
+    url: running.url,
+    port: running.port,
+    dataDir,
+    setupCode: setupCodeIn(output),
+    output: () => output,
+    readStore: () => readJson(storeFile) as Record<string, string>,
+    storeFile,
+    stop: async () => running.close(),
+  };
+}
+
+function exited(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+async function startModdable(dataDir: string, options: TargetOptions, timeoutMs = 20_000): Promise<Target> {
+  const executable = process.env.XSDOT_MODDABLE_EXECUTABLE;
+  if (!executable || !existsSync(executable)) {
+    throw new Error(`XSDOT_MODDABLE_EXECUTABLE (${executable ?? 'unset'}) is not an executable: run \`npm run test:moddable\`, which builds it`);
+  }
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    XSDOT_DATA_DIR: dataDir,
+    XSDOT_PORT: '0',
+    XSDOT_ADDRESS: '127.0.0.1',
+    XSDOT_LIMITS: JSON.stringify(options.limits ?? {}),
+  };
+  if (options.deviceName !== undefined) env.XSDOT_DEVICE_NAME = options.deviceName;
+  else delete env.XSDOT_DEVICE_NAME;
+  const child = spawn(executable, [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => { output += text; });
+  child.stderr.setEncoding('utf8').on('data', (text: string) => { output += text; });
+  const stop = async () => {
+    child.kill('SIGTERM');
+    if (!(await exited(child, 5000))) {
+      child.kill('SIGKILL');
+      await exited(child, 5000);
+    }
+  };
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => finish(new Error(`the executable did not start within ${timeoutMs} ms; output:\n${output}`)), timeoutMs);
+    const check = () => {
+      const match = /xsdot listening on (http:\/\/\S+)/.exec(output);
+      if (match) finish(undefined, match[1]);
+    };
+    const onExit = () => finish(new Error(`the executable exited (${child.exitCode ?? child.signalCode}); output:\n${output}`));
+    function finish(error: Error | undefined, value?: string) {
+      clearTimeout(timer);
+      child.stdout.off('data', check);
+      child.off('exit', onExit);
+      if (error) reject(error);
+      else resolve(value as string);
+    }
+    child.stdout.on('data', check);
+    child.once('exit', onExit);
+  }).catch(async (error: unknown) => {
+    await stop();
+    throw error;
+  });
+  const storeFile = join(dataDir, 'modpreferences.json');
+  return {
+    kind: 'moddable',
+    url,
+    port: Number(new URL(url).port),
+    dataDir,
+    setupCode: setupCodeIn(output),
+    output: () => output,
+    readStore: () => (readJson(storeFile).xsdot ?? {}) as Record<string, string>,
+    storeFile,
+    stop,
+  };
+}
