@@ -38,11 +38,12 @@ export interface LoginAppOptions {
 /** The one user. */
 export const ADMIN = 'admin';
 
-const NOTICES: Record<string, string> = {
-  setup: 'Password saved. Sign in with it.',
-  out: 'Signed out.',
-  pw: 'Password changed. Every other session was signed out.',
-};
+/** A Map, not an object: a lookup by a client's string would make XS keep that string as a key forever. */
+const NOTICES: ReadonlyMap<string, string> = new Map([
+  ['setup', 'Password saved. Sign in with it.'],
+  ['out', 'Signed out.'],
+  ['pw', 'Password changed. Every other session was signed out.'],
+]);
 
 /** The form fields `names` of a urlencoded body ('' when missing); 400 when one is repeated. */
 function fields<N extends string>(request: Request, names: readonly N[]): Record<N, string> {
@@ -57,8 +58,8 @@ function fields<N extends string>(request: Request, names: readonly N[]): Record
 
 /** The notice named by `?m=` (fixed texts only: nothing from the URL is shown). */
 function notice(request: Request): pages.Message | undefined {
-  const code = request.query.get('m');
-  return code !== undefined && Object.hasOwn(NOTICES, code) ? { text: NOTICES[code] } : undefined;
+  const text = NOTICES.get(request.query.get('m') ?? '');
+  return text === undefined ? undefined : { text };
 }
 
 function failure(text: string): pages.Message {

@@ -29,7 +29,10 @@ export class MultiDict {
     return this.#entries[Symbol.iterator]();
   }
 
-  /** A plain object with the first value of each key, e.g. for JSON. */
+  /**
+   * A plain object with the first value of each key, e.g. for JSON. On XS every key becomes a property
+   * name that is never freed: do not call this on a client's fields on a device; use get()/getAll().
+   */
   toObject(): Record<string, string> {
     const out: Record<string, string> = {};
     for (const [k, v] of this.#entries) if (!(k in out)) out[k] = v;

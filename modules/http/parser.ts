@@ -40,6 +40,8 @@ export class RequestParser {
   #buffer: Uint8Array = EMPTY;
   /** Where the search for the end of the head resumes, so each byte is scanned once. */
   #scanned = 0;
+  /** Empty-line bytes skipped before the current request line, however they were split. */
+  #skipped = 0;
   #head: RequestHead | undefined;
   #body: Uint8Array = EMPTY;
   #bodyFilled = 0;
@@ -113,7 +115,8 @@ export class RequestParser {
     let start = 0;
     while (start < buffer.length && (buffer[start] === CR || buffer[start] === LF)) start++;
     if (start > 0) {
-      if (start > limits.maxRequestLine) fail(400);
+      this.#skipped += start;
+      if (this.#skipped > limits.maxRequestLine) fail(400);
       this.#buffer = buffer.subarray(start);
       this.#scanned = 0;
       return this.#readHead();
@@ -131,6 +134,7 @@ export class RequestParser {
       return false;
     }
     this.#head = parseHead(latin1(buffer, 0, end), limits);
+    this.#skipped = 0;
     this.#buffer = buffer.subarray(end);
     if (this.#buffer.length === 0) this.#buffer = EMPTY;
     this.#scanned = 0;

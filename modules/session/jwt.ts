@@ -153,7 +153,8 @@ export type JwtPayload = Record<string, unknown>;
  * - `format`: not three non-empty dot-separated parts of strict base64url, or a header that is not a
  *   small JSON object;
  * - `alg`: header `alg` missing or not exactly "HS256";
- * - `header`: `typ` other than "JWT", a `crit` header, or a `kid` that is not a string;
+ * - `header`: a member other than `alg`, `kid`, `typ`, `crit` (names are checked before parsing), `typ`
+ *   other than "JWT", a `crit` header, or a `kid` that is not a string;
  * - `kid`: no key in the ring for the token's kid (or for kid-less tokens);
  * - `signature`: the signature is not 32 bytes or does not match;
  * - `payload`: the (authentic) payload is not a JSON object, or `exp`/`nbf` is not a number;
@@ -173,7 +174,8 @@ export type VerifyResult =
  * Order of checks, cheapest and least trusting first:
  * 1. length cap; exactly three non-empty parts; all three strict base64url; signature 32 bytes;
  * 2. the header, still untrusted (its `kid` is needed to choose the key): held to at most two `{`/`[`
- *    bytes before `JSON.parse`, so hostile nesting cannot exhaust a device's stack; must be an object
+ *    bytes before `JSON.parse`, so hostile nesting cannot exhaust a device's stack, and to the member
+ *    names `alg`, `kid`, `typ`, `crit`, so hostile names cannot fill XS's key table; must be an object
  *    with `alg` "HS256", `typ` absent or "JWT", no `crit`, and `kid` absent or a string;
  * 3. key selection by `kid` (see `KeyRing`), then HMAC over the token's `header.payload` text, compared
  *    in constant time;
@@ -193,6 +195,7 @@ export function verifyToken(token: string, ring: KeyRing, options: VerifyOptions
   if (signature.length !== 32) return fail('signature');
 
   if (nestingBytes(headerBytes) > 2) return fail('format');
+  if (!knownMemberNames(headerBytes)) return fail('header');
   const header = parseObject(headerBytes);
   if (header === undefined) return fail('format');
   if (header.alg !== 'HS256') return fail('alg');
@@ -231,6 +234,55 @@ function nestingBytes(bytes: Uint8Array): number {
   let count = 0;
   for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0x7b || bytes[i] === 0x5b) count++;
   return count;
+}
+
+/** The header members verifyToken reads; a header naming any other member is refused unparsed. */
+const HEADER_MEMBERS = ['alg', 'kid', 'typ', 'crit'];
+
+/**
+ * True when every member name of the (untrusted) header JSON is one of HEADER_MEMBERS, spelled without
+ * escapes. XS interns every property name JSON.parse meets (even one a syntax error follows) and never
+ * collects it: parsing names an attacker chose, before the MAC is checked, would grow a device's key
+ * table by one slot (plus the name's bytes) per name and request, until XS aborts. A member name is a
+ * string right after `{` or `,` inside an object; the scan agrees with JSON.parse up to the first
+ * syntax error, where JSON.parse stops.
+ */
+function knownMemberNames(bytes: Uint8Array): boolean {
+  /** Open containers, innermost last: true for an object. */
+  const objects: boolean[] = [];
+  let previous = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i];
+    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) continue;
+    if (c === 0x7b || c === 0x5b) objects.push(c === 0x7b);
+    else if (c === 0x7d || c === 0x5d) objects.pop();
+    if (c !== 0x22) {
+      previous = c;
+      continue;
+    }
+    const start = i + 1;
+    let escaped = false;
+    for (i = start; i < bytes.length && bytes[i] !== 0x22; i++) {
+      if (bytes[i] === 0x5c) {
+        escaped = true;
+        i++;
+      }
+    }
+    const isName = objects.length > 0 && objects[objects.length - 1] && (previous === 0x7b || previous === 0x2c);
+    if (isName && (escaped || !isHeaderMember(bytes, start, i))) return false;
+    previous = 0x22;
+  }
+  return true;
+}
+
+function isHeaderMember(bytes: Uint8Array, start: number, end: number): boolean {
+  for (const name of HEADER_MEMBERS) {
+    if (end - start !== name.length) continue;
+    let same = true;
+    for (let k = 0; k < name.length && same; k++) same = bytes[start + k] === name.charCodeAt(k);
+    if (same) return true;
+  }
+  return false;
 }
 
 /** UTF-8 JSON text → a plain object, or undefined when it is not JSON or not an object. */

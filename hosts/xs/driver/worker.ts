@@ -106,6 +106,20 @@ export class XsnapWorker {
     });
   }
 
+  /**
+   * Sends `message` to the worker's `globalThis.handleCommand(ArrayBuffer)` and waits as for evaluate().
+   * Unlike evaluate(), it compiles no script: each evaluate() keeps one slot alive for good, which a
+   * long-running heap measurement (the soak) cannot afford.
+   */
+  command(message: Uint8Array): Promise<Reply> {
+    if (this.#exit) return Promise.reject(this.#exit);
+    if (this.#pending) return Promise.reject(new Error('xsnap-worker: one command at a time'));
+    return new Promise<Reply>((resolve, reject) => {
+      this.#pending = { resolve, reject };
+      this.#send(Buffer.concat([Buffer.from('?'), message]));
+    });
+  }
+
   /** Asks the worker to quit and returns how it exited. */
   async quit(): Promise<{ code: number | null; signal: string | null }> {
     if (!this.#exit) {
