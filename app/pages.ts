@@ -15,7 +15,7 @@ export const STYLE =
   '.err,.ok{padding:.5rem .8rem;border-radius:4px}.err{color:#900;background:#fde8e8}.ok{color:#060;background:#e6f6e6}' +
   'dt{font-weight:600}dd{margin:0 0 .6rem}';
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const ESCAPES: Readonly<Record<string, string>> = Object.freeze({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' });
 
 /** `text` safe to place in HTML text and in quoted attribute values. */
 export function escape(text: string | number): string {

@@ -27,7 +27,7 @@ import type { Request } from '../http/request';
 export const CSRF_FIELD = 'csrf_token';
 /** The header that may carry it instead, for scripts. */
 export const CSRF_HEADER = 'X-CSRF-Token';
-const SAFE_METHODS = ['GET', 'HEAD', 'OPTIONS'];
+const SAFE_METHODS: readonly string[] = Object.freeze(['GET', 'HEAD', 'OPTIONS']);
 
 /** Makes and checks session-bound CSRF tokens (43 characters of base64url). */
 export class CsrfTokens {

@@ -1,6 +1,7 @@
 /** HTTP errors: throw one from a handler (or use `abort()`) to answer with that status. */
 
-export const STATUS_TEXT: Readonly<Record<number, string>> = {
+// Frozen: a constant table in a preloaded module then stays in flash on a device.
+export const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({
   100: 'Continue', 200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content',
   301: 'Moved Permanently', 302: 'Found', 303: 'See Other', 304: 'Not Modified',
   307: 'Temporary Redirect', 308: 'Permanent Redirect',
@@ -10,7 +11,7 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
   422: 'Unprocessable Content', 429: 'Too Many Requests', 431: 'Request Header Fields Too Large',
   500: 'Internal Server Error', 501: 'Not Implemented', 503: 'Service Unavailable',
   505: 'HTTP Version Not Supported',
-};
+});
 
 export function statusText(status: number): string {
   return STATUS_TEXT[status] ?? '';

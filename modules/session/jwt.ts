@@ -237,7 +237,7 @@ function nestingBytes(bytes: Uint8Array): number {
 }
 
 /** The header members verifyToken reads; a header naming any other member is refused unparsed. */
-const HEADER_MEMBERS = ['alg', 'kid', 'typ', 'crit'];
+const HEADER_MEMBERS: readonly string[] = Object.freeze(['alg', 'kid', 'typ', 'crit']);
 
 /**
  * True when every member name of the (untrusted) header JSON is one of HEADER_MEMBERS, spelled without

@@ -45,7 +45,7 @@ export interface SessionOptions {
 }
 
 /** Claims xsdot writes next to the session data; `set()` refuses them as keys. */
-const RESERVED = ['sid', 'iat', 'exp', 'nbf', 'gen', 'bid'];
+const RESERVED: readonly string[] = Object.freeze(['sid', 'iat', 'exp', 'nbf', 'gen', 'bid']);
 const GENERATION_CACHE = 16;
 
 export type SessionValue = string | number | boolean | null | SessionValue[] | { [key: string]: SessionValue };
