@@ -16,7 +16,7 @@ export interface Bundle {
 
 export class BundleError extends Error {}
 
-function portabilityPlugin(root: string): Plugin {
+export function portabilityPlugin(root: string): Plugin {
   const xs = join(root, 'hosts/xs');
   const shims: Record<string, string> = {
     'node:test': join(xs, 'test-shim.ts'),

@@ -1,0 +1,263 @@
+/**
+ * The device-fit bundle: runs inside the XS machine of hosts/xs/fit (xsdot-fit), on the device's fixed
+ * heap. Installs the bare-XS runtime (hosts/xs/runtime.ts; random bytes from the host's getrandom, as a
+ * device takes them from its hardware generator), boots the login app, drives a scenario through
+ * in-memory sockets (bench/workload.ts) and reports the memory of each phase.
+ *
+ * The fit host calls `start(json)` once, then `step()` after draining the promise jobs each time, until
+ * step() returns "done <json>" (or a failure). Timers are virtual (hosts/xs/timers.ts): a step with no
+ * job left fires the next one.
+ *
+ * Scenarios (`start`'s JSON):
+ * - `{ "scenario": "headline" }` — the device-fit check: 4 concurrent session requests (2 dashboards,
+ *   2 /api/me), then 4 concurrent connections again with a login POST among 3 session requests, then
+ *   a session request whose head is near the 2 KB limit;
+ * - `{ "scenario": <kind>, "concurrency": n }` — n concurrent requests of one kind (bench/workload.ts),
+ *   after one warm-up round.
+ * `iterations` sets the PBKDF2 iterations of the password (default: the app's).
+ */
+import { createXsRuntime } from '../../hosts/xs/runtime';
+import { pendingTimers, runNextTimer } from '../../hosts/xs/timers';
+import { dashboardPage } from '../../app/pages';
+import { latin1, latin1Bytes } from '../../modules/http/bytes';
+import { resolveLimits } from '../../modules/http/limits';
+import { RequestParser } from '../../modules/http/parser';
+import { Request } from '../../modules/http/request';
+import { hmacSha256 } from '../../modules/crypto/index';
+import { installRuntime, runtime } from '../../modules/runtime';
+import { KeyRing, signToken, verifyToken } from '../../modules/session/index';
+import { BROWSER_HEADERS, bootDevice, prepare, send, sessionCookie, type Browser, type Device, type RequestKind } from '../workload';
+
+/** Globals of the fit host (hosts/xs/fit/fit.c). */
+declare function __fitRandom(length: number): ArrayBuffer;
+declare function __fitMemory(): number[];
+declare function __fitResetPeak(): void;
+declare function __fitGC(): void;
+
+export interface FitScenario {
+  scenario: 'headline' | 'parts' | RequestKind;
+  concurrency?: number;
+  iterations?: number;
+}
+
+/** Memory of one phase: live before and after (each right after a collection), and the peaks in between. */
+export interface PhaseMemory {
+  name: string;
+  slotsBefore: number;
+  chunksBefore: number;
+  /** Highest slot count during the phase, garbage included until XS collected it. */
+  peakSlots: number;
+  peakChunks: number;
+  slotsAfter: number;
+  chunksAfter: number;
+}
+
+/** Allocation of one operation (nothing collected: run `parts` with a heap that never fills). */
+export interface PartAllocation {
+  name: string;
+  slots: number;
+  chunks: number;
+}
+
+/** Live memory (right after a collection) at successive points of a boot. */
+export interface LivePoint {
+  name: string;
+  slots: number;
+  chunks: number;
+}
+
+export interface PartsResult {
+  scenario: 'parts';
+  live: LivePoint[];
+  parts: PartAllocation[];
+}
+
+export interface FitResult {
+  scenario: string;
+  concurrency: number;
+  iterations: number;
+  phases: PhaseMemory[];
+  statuses: number[];
+}
+
+function memory(): { slots: number; peakSlots: number; chunks: number; peakChunks: number } {
+  const [slots, peakSlots, chunks, peakChunks] = __fitMemory();
+  return { slots, peakSlots, chunks, peakChunks };
+}
+
+/**
+ * Lets the caller's frames go: what follows runs from a promise job, as a device's event loop runs
+ * socket callbacks — so the stack depth measured is the server's, not this harness's call chain.
+ */
+const fromTheEventLoop = () => Promise.resolve();
+
+async function phase<T>(phases: PhaseMemory[], name: string, work: () => Promise<T>): Promise<T> {
+  print(`phase: ${name}`); // the last one printed names the phase of an abort
+  __fitGC();
+  __fitResetPeak();
+  const before = memory();
+  await fromTheEventLoop();
+  const value = await work();
+  const during = memory();
+  __fitGC();
+  const after = memory();
+  phases.push({
+    name,
+    slotsBefore: before.slots, chunksBefore: before.chunks,
+    peakSlots: during.peakSlots, peakChunks: during.peakChunks,
+    slotsAfter: after.slots, chunksAfter: after.chunks,
+  });
+  return value;
+}
+
+/** Sends a request, checks it (workload.send) and keeps only its status. */
+async function status(kind: RequestKind, browser: Browser): Promise<number> {
+  await fromTheEventLoop();
+  return (await send(kind, browser)).status;
+}
+
+async function headline(options: FitScenario): Promise<FitResult> {
+  const phases: PhaseMemory[] = [];
+  const device = await phase(phases, 'boot and setup', () => bootDevice({ iterations: options.iterations }));
+  const [a, b] = await phase(phases, 'two sign-ins', async () => [await device.signedIn(), await device.signedIn()]);
+  // Only statuses are kept: the responses are the (remote) browsers' memory, not the device's.
+  const first = await phase(phases, '4 concurrent session requests', () =>
+    Promise.all([status('home', a), status('session', a), status('home', b), status('session', b)]));
+  const visitor = await prepare(device, 'login');
+  const second = await phase(phases, 'login POST + 3 concurrent session requests', () =>
+    Promise.all([status('login', visitor), status('session', a), status('home', b), status('session', b)]));
+  // A head near the limit (maxHeaderBytes 2048): parsing it must not overflow the 512-slot stack.
+  const large = await phase(phases, 'a session request with a 2 KB head', async () =>
+    (await a.client.get('/api/me', { headers: { ...BROWSER_HEADERS, 'X-Padding': 'x'.repeat(1300) } })).status);
+  return { scenario: 'headline', concurrency: 4, iterations: device.iterations, phases, statuses: [...first, ...second, large] };
+}
+
+async function oneKind(kind: RequestKind, options: FitScenario): Promise<FitResult> {
+  const concurrency = options.concurrency ?? 1;
+  const phases: PhaseMemory[] = [];
+  const device: Device = await phase(phases, 'boot and setup', () => bootDevice({ iterations: options.iterations }));
+  const browsers: Browser[] = [];
+  for (let i = 0; i < concurrency; i++) browsers.push(await prepare(device, kind));
+  await phase(phases, 'warm-up', () => Promise.all(browsers.map((browser) => status(kind, browser))));
+  for (const browser of browsers) await prepare(device, kind, browser);
+  const statuses = await phase(phases, `${concurrency} × ${kind}`, () => Promise.all(browsers.map((browser) => status(kind, browser))));
+  return { scenario: kind, concurrency, iterations: device.iterations, phases, statuses };
+}
+
+/**
+ * Where memory goes: live memory at points of a boot, and what single operations allocate (averaged
+ * over a few runs, after a first run that creates caches).
+ */
+async function parts(options: FitScenario): Promise<PartsResult> {
+  const live: LivePoint[] = [];
+  const mark = (name: string) => {
+    __fitGC();
+    const { slots, chunks } = memory();
+    live.push({ name, slots, chunks });
+  };
+  const results: PartAllocation[] = [];
+  const allocation = async (name: string, operation: () => unknown, times = 8) => {
+    await operation();
+    __fitGC();
+    __fitResetPeak();
+    const before = memory();
+    for (let i = 0; i < times; i++) await operation();
+    const after = memory();
+    results.push({ name, slots: (after.peakSlots - before.slots) / times, chunks: (after.peakChunks - before.chunks) / times });
+  };
+
+  mark('runtime installed (harness included)');
+  const device = await bootDevice({ iterations: options.iterations });
+  mark('login app created, admin password set');
+  const browser = await device.signedIn();
+  mark('+ one signed-in browser (its in-memory client and cookie jar)');
+
+  const cookie = sessionCookie(browser);
+  let head = 'GET /api/me HTTP/1.1\r\nHost: localhost\r\n';
+  for (const [name, value] of Object.entries(BROWSER_HEADERS)) head += `${name}: ${value}\r\n`;
+  const raw = latin1Bytes(`${head}Cookie: ${cookie}\r\nConnection: close\r\n\r\n`);
+  const rawStatic = latin1Bytes(`${head.replace('/api/me', '/bench/static')}Connection: close\r\n\r\n`);
+  const token = cookie.slice('session='.length);
+  const ring = new KeyRing([{ kid: 'k1', key: runtime().randomBytes(32) }]);
+  const payload = { user: 'admin', sid: 'AAAAAAAAAAA', iat: 1_800_000_000, exp: 1_800_028_800 };
+  const signed = signToken(payload, ring);
+  const page = dashboardPage({ device: 'xsdot device', token: 'x'.repeat(43), user: 'admin', uptime: '1 hour', freeMemory: undefined, expires: 'in 8 hours' });
+  const pageBytes = runtime().utf8Encode(page);
+  const key = runtime().randomBytes(32);
+  const data = runtime().randomBytes(200);
+
+  await allocation('session GET /api/me: in-memory browser and server', () => send('session', browser));
+  await allocation('session GET /api/me: server only (raw request in, raw response out)', () => browser.client.exchange(raw));
+  await allocation('static page: server only', () => browser.client.exchange(rawStatic));
+  const limits = resolveLimits();
+  const parse = (bytes: Uint8Array) => {
+    const parser = new RequestParser(limits);
+    parser.push(bytes);
+    const parsed = parser.next();
+    if (parsed === undefined) throw new Error('parts: the request does not parse');
+    return parsed;
+  };
+  await allocation('  of which: parse the request head', () => parse(raw));
+  const handle = (bytes: Uint8Array) => {
+    const parsed = parse(bytes);
+    return device.app.handle(new Request(parsed.head, parsed.body, '192.0.2.1', limits));
+  };
+  await allocation('  of which: parse + app.handle() for GET /api/me (hooks, session, handler)', () => handle(raw));
+  await allocation('  of which: parse + app.handle() for the static page', () => handle(rawStatic));
+  await allocation(`verify the session cookie (${token.length} chars, HS256)`, () => verifyToken(token, ring, { now: 1_800_000_100 }));
+  await allocation('sign a session token', () => signToken(payload, ring));
+  await allocation('HMAC-SHA256 of 200 bytes (pure-TS SHA-256)', () => hmacSha256(key, data));
+  await allocation(`render the dashboard page (${page.length} chars)`, () => dashboardPage({ device: 'xsdot device', token: 'x'.repeat(43), user: 'admin', uptime: '1 hour', freeMemory: undefined, expires: 'in 8 hours' }));
+  await allocation(`utf8Encode the page (${page.length} chars)`, () => runtime().utf8Encode(page));
+  await allocation(`utf8Decode the page (${pageBytes.length} bytes)`, () => runtime().utf8Decode(pageBytes));
+  await allocation(`latin1 of the request head (${raw.length} bytes)`, () => latin1(raw));
+  const text = latin1(raw);
+  await allocation(`${text.length} × text.charCodeAt(i) on the head (XS boxes a primitive string per method call)`, () => {
+    let sum = 0;
+    for (let i = 0; i < text.length; i++) sum += text.charCodeAt(i);
+    return sum;
+  });
+  await allocation(`${raw.length} × bytes[i] on the head's Uint8Array`, () => {
+    let sum = 0;
+    for (let i = 0; i < raw.length; i++) sum += raw[i];
+    return sum;
+  });
+  void signed;
+  return { scenario: 'parts', live, parts: results };
+}
+
+let state: 'idle' | 'running' | 'done' | 'failed' = 'idle';
+let outcome = '';
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  return typeof error.stack === 'string' && error.stack.length > 0 ? error.stack : `${error.name}: ${error.message}`;
+}
+
+export function start(json: string): void {
+  const options = JSON.parse(json) as FitScenario;
+  installRuntime({
+    ...createXsRuntime({ log: (level, message) => print(`[${level}] ${message}`) }),
+    randomBytes: (length) => new Uint8Array(__fitRandom(length)),
+  });
+  state = 'running';
+  const run: Promise<unknown> = options.scenario === 'headline' ? headline(options)
+    : options.scenario === 'parts' ? parts(options)
+      : oneKind(options.scenario, options);
+  run.then(
+    (result) => { state = 'done'; outcome = JSON.stringify(result); },
+    (error: unknown) => { state = 'failed'; outcome = describe(error); },
+  );
+}
+
+/** "continue" while the scenario runs, "done <json>" at the end, or a sentence saying why not. */
+export function step(): string {
+  if (state === 'done') return `done ${outcome}`;
+  if (state === 'failed') return `failed: ${outcome}`;
+  if (state === 'idle') return 'failed: start() was not called';
+  if (pendingTimers() > 0) {
+    runNextTimer();
+    return 'continue';
+  }
+  return 'stuck: no promise job or timer is left and the scenario has not finished';
+}

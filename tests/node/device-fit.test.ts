@@ -1,0 +1,71 @@
+/**
+ * The device-fit check: the login app's whole request pipeline on a 32-bit XS engine (16-byte slots,
+ * as on the ESP32) with the Moddable Two creation block — chunks 78,848 bytes, heap 4,928 slots,
+ * stack 512 slots, no growth — serving 4 concurrent session requests, then a login among 3 more, then
+ * a request whose head is near the 2 KB limit (browser-sized heads: ~660 bytes with a session cookie).
+ * Exceeding the budget aborts the engine ("memory full", "stack overflow"), so this fails loudly.
+ *
+ * Builds hosts/xs/fit (xsdot-fit) with `gcc -m32` on first use (build/fit/, ~20-40 s). Without
+ * gcc-multilib: fails when CI=true (.ci/run installs it), skips with a message elsewhere.
+ * Modules are preloaded into "flash" first, as manifest.json has Moddable builds do; see fit.c.
+ * Behaviour only: no timing assertions. `npm run bench:memory` prints the figures.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildFitHost, FitToolchainMissing } from '../../hosts/xs/fit/build';
+import { bundleFitEntry, describeRun, MODDABLE_TWO, runFit } from '../../hosts/xs/fit/run';
+import type { FitResult } from '../../bench/fit/entry';
+
+async function fitHost(skip: (message: string) => void): Promise<string | undefined> {
+  try {
+    return await buildFitHost();
+  } catch (error) {
+    if (!(error instanceof FitToolchainMissing)) throw error;
+    if (process.env.CI === 'true' || process.env.CI === '1') assert.fail(`device-fit check cannot run in CI: ${error.message}`);
+    skip(`device-fit check skipped: ${error.message}`);
+    return undefined;
+  }
+}
+
+test('device fit: the login app serves 4 concurrent session requests plus a login on Moddable Two\'s fixed 32-bit XS heap', async (t) => {
+  const binary = await fitHost((message) => t.skip(message));
+  if (binary === undefined) return;
+  const bundle = await bundleFitEntry();
+  // The app's own PBKDF2 iteration count: the login is the real one.
+  const run = await runFit(binary, bundle, { preload: true, arg: JSON.stringify({ scenario: 'headline' }) });
+  assert.equal(run.exitCode, 0, `the app does not fit the Moddable Two budget: ${describeRun(run)}`);
+
+  assert.deepEqual(run.budget, { chunk: MODDABLE_TWO.chunk, heap: MODDABLE_TWO.heap, stack: MODDABLE_TWO.stack, slotSize: 16 },
+    'the engine must be 32-bit (16-byte slots) with the Moddable Two creation block');
+  assert.equal(run.preload, true);
+  assert.equal(run.shared?.preloadedRegExps, 0, 'nothing the XS linker refuses is left in flash');
+
+  const result = run.result as FitResult;
+  assert.deepEqual(result.statuses, [200, 200, 200, 200, 303, 200, 200, 200, 200], 'every request was answered as a browser expects');
+  assert.equal(result.phases.length, 5);
+
+  // The device machine never grew: the peaks XS recorded are within the fixed heap and block.
+  const done = run.phases.done;
+  assert.ok(done !== undefined, 'the run reported its final memory');
+  assert.equal(done.heapSlots, MODDABLE_TWO.heap - 1, 'heap slots (XS keeps one as the heap header)');
+  assert.equal(done.chunkBytes, MODDABLE_TWO.chunk);
+  assert.ok(done.peakSlots <= done.heapSlots, `peak slots ${done.peakSlots} within ${done.heapSlots}`);
+  // XS counts a chunk being resized twice until the next collection, so its peak may pass the block
+  // by a little; the block itself cannot grow (incremental 0), which the clean exit proves.
+  const live = run.phases['after-gc'];
+  assert.ok(live.slots < done.heapSlots / 2, `live slots after the run: ${live.slots}`);
+  assert.ok(live.chunks < MODDABLE_TWO.chunk / 4, `live chunk bytes after the run: ${live.chunks}`);
+  t.diagnostic(`device after the run: ${live.slots} live slots, ${live.chunks} live chunk bytes; ` +
+    `flash: ${run.phases.flash.slots} slots, ${run.phases.flash.chunks} chunk bytes, ${run.shared?.aliases} aliasable; ${Math.round(run.ms)} ms`);
+});
+
+test('device fit: exceeding the budget is a loud failure, not a pass', async (t) => {
+  const binary = await fitHost((message) => t.skip(message));
+  if (binary === undefined) return;
+  const bundle = await bundleFitEntry();
+  const run = await runFit(binary, bundle, { preload: true, heap: 1_500, arg: JSON.stringify({ scenario: 'session', iterations: 10 }) });
+  assert.equal(run.exitCode, 3, describeRun(run));
+  assert.equal(run.aborted?.aborted, 'memory full');
+  assert.equal(run.aborted?.machine, 'device');
+  assert.match(run.stderr, /exceeded the device budget \(chunks 78848 bytes, heap 1500 slots of 16 bytes, stack 512 slots, no growth\)/);
+});
