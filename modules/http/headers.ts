@@ -71,16 +71,21 @@ export class Headers {
   }
 }
 
-const TOKEN_CHARS = "!#$%&'*+-.^_`|~";
+/** True when `c` is a byte of an RFC 9110 token: letters, digits and !#$%&'*+-.^_`|~. */
+export function isTokenByte(c: number): boolean {
+  if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57)) return true;
+  switch (c) {
+    case 33: case 35: case 36: case 37: case 38: case 39: case 42: case 43: case 45: case 46: case 94: case 95: case 96: case 124: case 126:
+      return true;
+    default:
+      return false;
+  }
+}
 
 /** True when `text` is an RFC 9110 token (header names, methods, cookie names). */
 export function isToken(text: string): boolean {
   if (text.length === 0) return false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    const alnum = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
-    if (!alnum && TOKEN_CHARS.indexOf(text[i]) < 0) return false;
-  }
+  for (let i = 0; i < text.length; i++) if (!isTokenByte(text.charCodeAt(i))) return false;
   return true;
 }
 
