@@ -12,7 +12,6 @@
  *
  * Each suite gets its own data directory, so every run starts with no password (first boot).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +20,7 @@ import { installRuntime } from '../../modules/runtime';
 import { createApp } from '../../main';
 import { createNodeRuntime, FileStore } from '../../hosts/node/runtime';
 import { serve } from '../../hosts/node/serve';
+import { spawnServer } from './process';
 
 export type TargetKind = 'node' | 'moddable';
 
@@ -112,17 +112,6 @@ async function startNode(dataDir: string, options: TargetOptions): Promise<Targe
   };
 }
 
-function exited(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
-
 async function startModdable(dataDir: string, options: TargetOptions, timeoutMs = 20_000): Promise<Target> {
   const executable = process.env.XSDOT_MODDABLE_EXECUTABLE;
   if (!executable || !existsSync(executable)) {
@@ -137,45 +126,15 @@ async function startModdable(dataDir: string, options: TargetOptions, timeoutMs 
   };
   if (options.deviceName !== undefined) env.XSDOT_DEVICE_NAME = options.deviceName;
   else delete env.XSDOT_DEVICE_NAME;
-  const child = spawn(executable, [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.setEncoding('utf8').on('data', (text: string) => { output += text; });
-  child.stderr.setEncoding('utf8').on('data', (text: string) => { output += text; });
-  const stop = async () => {
-    child.kill('SIGTERM');
-    if (!(await exited(child, 5000))) {
-      child.kill('SIGKILL');
-      await exited(child, 5000);
-    }
-  };
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => finish(new Error(`the executable did not start within ${timeoutMs} ms; output:\n${output}`)), timeoutMs);
-    const check = () => {
-      const match = /xsdot listening on (http:\/\/\S+)/.exec(output);
-      if (match) finish(undefined, match[1]);
-    };
-    const onExit = () => finish(new Error(`the executable exited (${child.exitCode ?? child.signalCode}); output:\n${output}`));
-    function finish(error: Error | undefined, value?: string) {
-      clearTimeout(timer);
-      child.stdout.off('data', check);
-      child.off('exit', onExit);
-      if (error) reject(error);
-      else resolve(value as string);
-    }
-    child.stdout.on('data', check);
-    child.once('exit', onExit);
-  }).catch(async (error: unknown) => {
-    await stop();
-    throw error;
-  });
+  const { url, output, stop } = await spawnServer(executable, [], env, { timeoutMs });
   const storeFile = join(dataDir, 'modpreferences.json');
   return {
     kind: 'moddable',
     url,
     port: Number(new URL(url).port),
     dataDir,
-    setupCode: setupCodeIn(output),
-    output: () => output,
+    setupCode: setupCodeIn(output()),
+    output,
     readStore: () => (readJson(storeFile).xsdot ?? {}) as Record<string, string>,
     storeFile,
     stop,
