@@ -42,9 +42,10 @@ export interface Runtime {
   monotonic(): number;
   /** False on a device whose clock was never set (no SNTP): sessions then count time from boot. */
   wallClockTrusted(): boolean;
-  setTimeout(callback: () => void, ms: number): TimerId;
-  clearTimeout(id: TimerId): void;
-  /** Cryptographically secure random bytes from the host (never `Math.random`). */
+  /** Calls `callback` once after `ms` milliseconds (the host's timer: setTimeout on Node, Timer on Moddable). */
+  setTimer(callback: () => void, ms: number): TimerId;
+  clearTimer(id: TimerId): void;
+  /** Cryptographically secure random bytes from the host (never the engine's plain PRNG). */
   randomBytes(length: number): Uint8Array;
   utf8Encode(text: string): Uint8Array;
   /** Decodes UTF-8; malformed sequences become U+FFFD. */

@@ -104,7 +104,7 @@ export function createModdableRuntime(options: ModdableRuntimeOptions): Runtime 
     now: () => Date.now(),
     monotonic: () => monotonic() - started,
     wallClockTrusted: () => Date.now() >= TRUSTED_AFTER,
-    setTimeout(callback: () => void, ms: number) {
+    setTimer(callback: () => void, ms: number) {
       return Timer.set(() => {
         try {
           callback();
@@ -113,7 +113,7 @@ export function createModdableRuntime(options: ModdableRuntimeOptions): Runtime 
         }
       }, Math.max(0, Math.ceil(ms)));
     },
-    clearTimeout(id: unknown) {
+    clearTimer(id: unknown) {
       // Clearing a timer that already fired is harmless in the SDK.
       Timer.clear(id as ReturnType<typeof Timer.set>);
     },

@@ -109,7 +109,7 @@ export class Server {
       if (done) return;
       done = true;
       this.#rejecting--;
-      if (timer !== undefined) runtime().clearTimeout(timer);
+      if (timer !== undefined) runtime().clearTimer(timer);
       try { socket?.close(); } catch { /* already closed */ }
     };
     this.#rejecting++;
@@ -134,7 +134,7 @@ export class Server {
       return;
     }
     if (this.#rejecting > this.limits.maxConnections) finish();
-    else timer = runtime().setTimeout(finish, this.limits.sendTimeout);
+    else timer = runtime().setTimer(finish, this.limits.sendTimeout);
   }
 }
 
@@ -371,11 +371,11 @@ class Connection {
 
   #arm(ms: number): void {
     this.#disarm();
-    this.#timer = runtime().setTimeout(() => this.#onTimeout(), ms);
+    this.#timer = runtime().setTimer(() => this.#onTimeout(), ms);
   }
 
   #disarm(): void {
-    if (this.#timer !== undefined) runtime().clearTimeout(this.#timer);
+    if (this.#timer !== undefined) runtime().clearTimer(this.#timer);
     this.#timer = undefined;
   }
 

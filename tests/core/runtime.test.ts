@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { runtime } from '../../modules/runtime';
 
 const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-const sleep = (ms: number) => new Promise<void>((resolve) => runtime().setTimeout(resolve, ms));
+const sleep = (ms: number) => new Promise<void>((resolve) => runtime().setTimer(resolve, ms));
 
 describe('runtime: UTF-8', () => {
   it('round-trips text, including characters outside the BMP', () => {
@@ -61,18 +61,18 @@ describe('runtime: timers and clocks', () => {
   it('fires timers in due order, equal delays in the order they were set', async () => {
     const fired: string[] = [];
     await new Promise<void>((resolve) => {
-      runtime().setTimeout(() => { fired.push('last'); resolve(); }, 40);
-      runtime().setTimeout(() => fired.push('20 ms'), 20);
-      runtime().setTimeout(() => fired.push('5 ms, first'), 5);
-      runtime().setTimeout(() => fired.push('5 ms, second'), 5);
+      runtime().setTimer(() => { fired.push('last'); resolve(); }, 40);
+      runtime().setTimer(() => fired.push('20 ms'), 20);
+      runtime().setTimer(() => fired.push('5 ms, first'), 5);
+      runtime().setTimer(() => fired.push('5 ms, second'), 5);
     });
     assert.deepEqual(fired, ['5 ms, first', '5 ms, second', '20 ms', 'last']);
   });
 
   it('clearTimeout cancels a pending timer', async () => {
     let fired = false;
-    const id = runtime().setTimeout(() => { fired = true; }, 5);
-    runtime().clearTimeout(id);
+    const id = runtime().setTimer(() => { fired = true; }, 5);
+    runtime().clearTimer(id);
     await sleep(20);
     assert.equal(fired, false);
   });
