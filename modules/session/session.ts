@@ -172,8 +172,9 @@ export class SessionData {
   }
 }
 
+/** 48 random bits: the sid names a login (CSRF binding, fixation defence), the MAC protects it; short keeps the cookie < 200 bytes. */
 function newSid(): string {
-  return base64urlEncode(runtime().randomBytes(8));
+  return base64urlEncode(runtime().randomBytes(6));
 }
 
 // Made on first use, not when the module loads: Moddable builds preload modules into flash, where a
