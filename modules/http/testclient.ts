@@ -1,8 +1,7 @@
 /**
  * Drives an app in-process, like microdot's `TestClient`, but through the real server: each request
  * is serialized to bytes, parsed by the same parser, answered by the same connection code over an
- * in-memory ECMA-419 socket that takes at most 1536 bytes a write (as Moddable's Linux sockets do),
- * and the response bytes are parsed back. A cookie jar carries cookies between requests.
+ * in-memory ECMA-419 socket (memory-socket.ts), and the response bytes are parsed back. A cookie jar carries cookies between requests.
  */
 import { runtime } from '../runtime';
 import type { App } from './app';
@@ -10,7 +9,7 @@ import { concatBytes, latin1, latin1Bytes } from './bytes';
 import { parseCookieHeader } from './cookies';
 import { Headers } from './headers';
 import { Server, type ServerOptions } from './server';
-import type { TCPOptions, TCPSocket } from './socket';
+import { MemoryPeer, MemoryTCP } from './memory-socket';
 import { percentEncode } from './urlencoded';
 
 export interface TestRequestOptions {
@@ -31,69 +30,6 @@ export interface TestResponse {
   text: string;
   /** The body parsed as JSON, when the response says application/json. */
   json: unknown;
-}
-
-const WRITE_SIZE = 1536;
-
-/** Both ends of an in-memory connection. */
-class MemoryPipe {
-  toServer: Uint8Array = new Uint8Array(0);
-  fromServer: Uint8Array = new Uint8Array(0);
-  closed = false;
-  readonly done: Promise<void>;
-  resolveDone!: () => void;
-  constructor(readonly remoteAddress: string) {
-    this.done = new Promise((resolve) => { this.resolveDone = resolve; });
-  }
-}
-
-/** The server's end, shaped like `embedded:io/socket/tcp`. */
-class MemoryTCP implements TCPSocket {
-  readonly #pipe: MemoryPipe;
-  readonly #options: TCPOptions;
-  #writable = 0;
-
-  constructor(options: TCPOptions) {
-    this.#pipe = options.from as MemoryPipe;
-    this.#options = options;
-    void Promise.resolve().then(() => {
-      this.#grantWrite();
-      if (this.#pipe.toServer.length > 0) this.#options.onReadable?.(this.#pipe.toServer.length);
-    });
-  }
-
-  get remoteAddress(): string {
-    return this.#pipe.remoteAddress;
-  }
-
-  read(count?: number): ArrayBuffer | undefined {
-    const pending = this.#pipe.toServer;
-    if (pending.length === 0) return undefined;
-    const take = Math.min(count ?? pending.length, pending.length);
-    this.#pipe.toServer = pending.subarray(take);
-    return pending.slice(0, take).buffer;
-  }
-
-  write(data: ArrayBuffer | Uint8Array): void {
-    const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
-    if (this.#pipe.closed) throw new Error('socket closed');
-    if (bytes.length > this.#writable) throw new Error(`would block: ${bytes.length} > ${this.#writable} writable`);
-    this.#writable -= bytes.length;
-    this.#pipe.fromServer = concatBytes(this.#pipe.fromServer, bytes.slice());
-    if (this.#writable === 0) void Promise.resolve().then(() => this.#grantWrite());
-  }
-
-  close(): void {
-    if (this.#pipe.closed) return;
-    this.#pipe.closed = true;
-    this.#pipe.resolveDone();
-  }
-
-  #grantWrite(): void {
-    if (this.#pipe.closed) return;
-    this.#writable = WRITE_SIZE;
-    this.#options.onWritable?.(WRITE_SIZE);
-  }
 }
 
 export class TestClient {
@@ -143,11 +79,11 @@ export class TestClient {
 
   /** Sends raw bytes on a fresh connection and returns every byte the server wrote until it closed. */
   async exchange(raw: Uint8Array | string): Promise<Uint8Array> {
-    const pipe = new MemoryPipe(this.#clientAddress);
-    pipe.toServer = typeof raw === 'string' ? latin1Bytes(raw) : raw;
-    this.server.accept(MemoryTCP, pipe);
-    await pipe.done;
-    return pipe.fromServer;
+    const peer = new MemoryPeer({ remoteAddress: this.#clientAddress });
+    peer.send(typeof raw === 'string' ? latin1Bytes(raw) : raw);
+    this.server.accept(MemoryTCP, peer);
+    await peer.done;
+    return peer.head;
   }
 
   #storeCookies(headers: Headers): void {

@@ -18,7 +18,7 @@ import { latin1 } from '../../modules/http/bytes';
 import { App, Response, abort } from '../../modules/http/index';
 import { Server } from '../../modules/http/server';
 import { Session, withSession } from '../../modules/session/session';
-import { MemoryPeer, MemoryTCP } from './memory-socket';
+import { MemoryPeer, MemoryTCP } from '../../modules/http/memory-socket';
 
 const encoder = new TextEncoder();
 
@@ -138,7 +138,7 @@ function statusesOf(peer: MemoryPeer): string[] {
 
 /** Opens a connection and sends `raw`; resolves with the peer once the server closed it. */
 async function connect(raw: string | Uint8Array, requests: number, options: { reads?: boolean; expect?: string[] } = {}): Promise<MemoryPeer> {
-  const peer = new MemoryPeer(options.reads ?? true);
+  const peer = new MemoryPeer({ reads: options.reads ?? true, keep: 2048, remoteAddress: '192.168.1.66' });
   stats.connections++;
   stats.requests += requests;
   server.accept(MemoryTCP, peer);
@@ -224,7 +224,7 @@ function slow(kind: number): void {
 }
 
 async function aborted(variant: number): Promise<void> {
-  const peer = new MemoryPeer();
+  const peer = new MemoryPeer({ keep: 2048, remoteAddress: '192.168.1.66' });
   stats.connections++;
   stats.requests++;
   server.accept(MemoryTCP, peer);

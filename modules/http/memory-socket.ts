@@ -1,46 +1,52 @@
 /**
- * An in-memory ECMA-419 TCP socket pair for driving the real Server without a network, with the
- * client behaviours a soak needs that TestClient.exchange does not offer: sending in pieces over time,
- * aborting (the server sees onError), and never reading (the server never gets onWritable).
- * Portable: runs inside XS (the soak) and on Node.
+ * An in-memory ECMA-419 TCP socket pair that drives the real Server without a network (TestClient, the
+ * soak, the device-fit check). The server may write at most 1536 bytes per onWritable, as on Moddable's
+ * Linux sockets, and callbacks never come from inside a constructor. The client can send in pieces over
+ * time, abort (the server sees onError), or never read (the server never gets onWritable).
  */
-import type { TCPOptions, TCPSocket } from '../../modules/http/socket';
+import { concatBytes } from './bytes';
+import type { TCPOptions, TCPSocket } from './socket';
 
 const EMPTY = new Uint8Array(0);
-/** What the socket lets the server write per onWritable, like a small device TCP window. */
-const WINDOW = 1460;
-/** The client keeps this many leading bytes of the response (enough for the head); the rest is only counted. */
-const KEEP = 2048;
+/** What the socket lets the server write per onWritable. */
+const WINDOW = 1536;
+
+export interface MemoryPeerOptions {
+  /** False: the client never reads, so the server never may write (a stalled reader). Default true. */
+  reads?: boolean;
+  /** Leading bytes of the response kept in `head`; the rest is only counted. Default: all. */
+  keep?: number;
+  /** The client address the server sees. Default 127.0.0.1. */
+  remoteAddress?: string;
+}
 
 /** The client's end. Pass it to `server.accept(MemoryTCP, peer)`. */
 export class MemoryPeer {
   toServer: Uint8Array = EMPTY;
-  /** The first KEEP bytes the server wrote. */
+  /** The first `keep` bytes the server wrote. */
   head: Uint8Array = EMPTY;
   received = 0;
   closed = false;
-  /** False: the client never reads, so the server never may write (a stalled reader). */
   readonly reads: boolean;
+  readonly keep: number;
+  readonly remoteAddress: string;
+  /** Resolves when either side closed the connection. */
   readonly done: Promise<void>;
   #resolve!: () => void;
   /** @internal */
   socket: MemoryTCP | undefined;
 
-  constructor(reads = true) {
-    this.reads = reads;
+  constructor(options: MemoryPeerOptions = {}) {
+    this.reads = options.reads ?? true;
+    this.keep = options.keep ?? Infinity;
+    this.remoteAddress = options.remoteAddress ?? '127.0.0.1';
     this.done = new Promise((resolve) => { this.#resolve = resolve; });
   }
 
   /** Sends more bytes to the server (they become readable at once). */
   send(bytes: Uint8Array): void {
     if (this.closed) return;
-    if (this.toServer.length === 0) this.toServer = bytes;
-    else {
-      const joined = new Uint8Array(this.toServer.length + bytes.length);
-      joined.set(this.toServer, 0);
-      joined.set(bytes, this.toServer.length);
-      this.toServer = joined;
-    }
+    this.toServer = concatBytes(this.toServer, bytes);
     this.socket?.notifyReadable();
   }
 
@@ -55,13 +61,8 @@ export class MemoryPeer {
 
   /** @internal */
   receive(bytes: Uint8Array): void {
-    if (this.head.length < KEEP) {
-      const take = bytes.subarray(0, KEEP - this.head.length);
-      const joined = new Uint8Array(this.head.length + take.length);
-      joined.set(this.head, 0);
-      joined.set(take, this.head.length);
-      this.head = joined;
-    }
+    // A copy: the server may reuse what it wrote.
+    if (this.head.length < this.keep) this.head = concatBytes(this.head, bytes.slice(0, this.keep - this.head.length));
     this.received += bytes.length;
   }
 
@@ -97,7 +98,7 @@ export class MemoryTCP implements TCPSocket {
   }
 
   get remoteAddress(): string {
-    return '192.168.1.66';
+    return this.#peer.remoteAddress;
   }
 
   read(count?: number): ArrayBuffer | undefined {
