@@ -19,6 +19,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { findWorkerBinary, XsnapWorker, type Reply } from '../../hosts/xs/driver/worker';
+import type { StepReply } from './xs-soak';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const STEP = Buffer.from('step');
@@ -62,16 +63,6 @@ export interface SoakReport {
   tolerance: number;
 }
 
-interface StepReply {
-  requests: number;
-  connections: number;
-  rounds: number;
-  inflight: number;
-  timers: number;
-  open: number;
-  problems: string[];
-  statuses: Record<string, number>;
-}
 
 async function bundle(): Promise<string> {
   const result = await build({

@@ -260,7 +260,7 @@ async function round(): Promise<void> {
 
 // ---- the driver's interface ---------------------------------------------------------------------------
 
-interface StepReply {
+export interface StepReply {
   requests: number;
   connections: number;
   rounds: number;
