@@ -29,9 +29,3 @@ export function latin1Bytes(text: string): Uint8Array {
   for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
   return out;
 }
-
-/** True when every char is 7-bit ASCII, so a string's bytes are its char codes. */
-export function isAscii(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
-  return true;
-}

@@ -100,7 +100,7 @@ export class Server {
 
   /** Answers 503 with Retry-After and closes; beyond a bound, closes at once without answering. */
   #refuse(TCP: TCPConstructor, from: unknown): void {
-    const bytes = serializeHead(503, [['Retry-After', String(this.retryAfter)], ['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', '19'], ['Connection', 'close']], '1.1');
+    const bytes = serializeHead(503, [['Retry-After', String(this.retryAfter)], ['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', '19'], ['Connection', 'close']]);
     const body = latin1Bytes('Service Unavailable');
     let socket: TCPSocket | undefined;
     let timer: TimerId | undefined;
@@ -294,7 +294,7 @@ class Connection {
     } else if (response.status >= 200 && response.status !== 204 && response.status !== 304) headers.push(['Content-Length', '0']);
     if (!keepAlive) headers.push(['Connection', 'close']);
     else if (version === '1.0') headers.push(['Connection', 'keep-alive']);
-    this.#enqueue(serializeHead(response.status, headers, version));
+    this.#enqueue(serializeHead(response.status, headers));
     if (!noBody && bytes !== undefined && bytes.length > 0) this.#enqueue(bytes);
     if (!noBody && streamed) {
       const completed = await this.#stream(body as Iterable<BodyChunk> | AsyncIterable<BodyChunk>, version === '1.1');
@@ -391,12 +391,15 @@ class Connection {
   }
 }
 
-function serializeHead(status: number, headers: readonly (readonly [string, string])[], version: '1.0' | '1.1'): Uint8Array {
-  void version; // The server speaks HTTP/1.1 to every 1.x client (RFC 9110 §6.2).
+/**
+ * The status line and fields as bytes. The server speaks HTTP/1.1 to every 1.x client (RFC 9110 §6.2).
+ * Encoded by the host's native UTF-8 encoder: a per-character loop allocates on XS, and a non-Latin-1
+ * value keeps its characters instead of losing its high bits.
+ */
+function serializeHead(status: number, headers: readonly (readonly [string, string])[]): Uint8Array {
   let head = `HTTP/1.1 ${status} ${statusText(status)}\r\n`;
   for (const [name, value] of headers) head += `${name}: ${value}\r\n`;
-  head += '\r\n';
-  return latin1Bytes(head);
+  return runtime().utf8Encode(head + '\r\n');
 }
 
 function closeIterator(body: Iterable<BodyChunk> | AsyncIterable<BodyChunk>): void {
