@@ -345,6 +345,7 @@ class Connection {
   /** Writes as much of the queue as the socket takes; arms the send timeout while bytes wait. */
   #flush(): void {
     if (this.#closed) return;
+    let progressed = false;
     try {
       while (this.#queue.length > 0 && this.#writable > 0) {
         const piece = this.#queue[0];
@@ -353,14 +354,16 @@ class Connection {
         this.#writable -= count;
         if (count === piece.length) this.#queue.shift();
         else this.#queue[0] = piece.subarray(count);
-        if (this.#phase === 'sending') this.#arm(this.#limits.sendTimeout);
+        progressed = true;
       }
     } catch {
       this.close();
       return;
     }
     if (this.#queue.length > 0) {
-      if (this.#timer === undefined) this.#arm(this.#limits.sendTimeout);
+      // Bytes wait for the client: the send timeout restarts with each progress (once per flush, not
+      // per write). While a request is still arriving, its own timeout stays in charge.
+      if (this.#timer === undefined || (progressed && this.#phase === 'sending')) this.#arm(this.#limits.sendTimeout);
       return;
     }
     if (this.#phase === 'sending') this.#disarm();
