@@ -11,6 +11,7 @@ import { HttpError, statusText } from './errors';
 import { resolveLimits, type Limits } from './limits';
 import { RequestParser, type ParsedRequest } from './parser';
 import { Request } from './request';
+import type { Headers } from './headers';
 import type { BodyChunk, Response } from './response';
 import type { ListenerSocket, SocketProvider, TCPConstructor, TCPSocket } from './socket';
 
@@ -100,7 +101,7 @@ export class Server {
 
   /** Answers 503 with Retry-After and closes; beyond a bound, closes at once without answering. */
   #refuse(TCP: TCPConstructor, from: unknown): void {
-    const bytes = serializeHead(503, [['Retry-After', String(this.retryAfter)], ['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', '19'], ['Connection', 'close']]);
+    const bytes = serializeHead(503, undefined, `Retry-After: ${this.retryAfter}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 19\r\nConnection: close\r\n`);
     const body = latin1Bytes('Service Unavailable');
     let socket: TCPSocket | undefined;
     let timer: TimerId | undefined;
@@ -275,11 +276,6 @@ class Connection {
   async #send(response: Response, method: string, version: '1.0' | '1.1', keepAlive: boolean): Promise<boolean> {
     const body = response.body;
     const noBody = method === 'HEAD' || response.status === 204 || response.status === 304 || response.status < 200;
-    const headers: [string, string][] = [];
-    for (const field of response.headers) {
-      const lower = field[0].toLowerCase();
-      if (lower !== 'content-length' && lower !== 'transfer-encoding' && lower !== 'connection') headers.push(field);
-    }
     let bytes: Uint8Array | undefined;
     let streamed = false;
     if (typeof body === 'string') bytes = runtime().utf8Encode(body);
@@ -287,14 +283,16 @@ class Connection {
     else if (body !== undefined) streamed = true;
     // A streamed body to an HTTP/1.0 client is delimited by closing the connection.
     if (streamed && version === '1.0') keepAlive = false;
-    if (bytes !== undefined) headers.push(['Content-Length', String(bytes.length)]);
+    // The framing fields are the server's: the app's own Content-Length etc. are dropped.
+    let framing = '';
+    if (bytes !== undefined) framing = `Content-Length: ${bytes.length}\r\n`;
     else if (streamed) {
       // Chunked only to HTTP/1.1: a 1.0 client gets the raw bytes, ended by the close (RFC 9112 §6.1).
-      if (version === '1.1') headers.push(['Transfer-Encoding', 'chunked']);
-    } else if (response.status >= 200 && response.status !== 204 && response.status !== 304) headers.push(['Content-Length', '0']);
-    if (!keepAlive) headers.push(['Connection', 'close']);
-    else if (version === '1.0') headers.push(['Connection', 'keep-alive']);
-    this.#enqueue(serializeHead(response.status, headers));
+      if (version === '1.1') framing = 'Transfer-Encoding: chunked\r\n';
+    } else if (response.status >= 200 && response.status !== 204 && response.status !== 304) framing = 'Content-Length: 0\r\n';
+    if (!keepAlive) framing += 'Connection: close\r\n';
+    else if (version === '1.0') framing += 'Connection: keep-alive\r\n';
+    this.#enqueue(serializeHead(response.status, response.headers, framing));
     if (!noBody && bytes !== undefined && bytes.length > 0) this.#enqueue(bytes);
     if (!noBody && streamed) {
       const completed = await this.#stream(body as Iterable<BodyChunk> | AsyncIterable<BodyChunk>, version === '1.1');
@@ -394,15 +392,20 @@ class Connection {
   }
 }
 
+/** Fields the server writes itself, from the body it sends: never copied from the app's headers. */
+const FRAMING_FIELDS: readonly string[] = Object.freeze(['content-length', 'transfer-encoding', 'connection']);
+
 /**
- * The status line and fields as bytes. The server speaks HTTP/1.1 to every 1.x client (RFC 9110 §6.2).
- * Encoded by the host's native UTF-8 encoder: a per-character loop allocates on XS, and a non-Latin-1
- * value keeps its characters instead of losing its high bits.
+ * The status line, the app's fields and the server's `framing` fields, as bytes. The server speaks
+ * HTTP/1.1 to every 1.x client (RFC 9110 §6.2). Encoded by the host's native UTF-8 encoder: a
+ * per-character loop allocates on XS, and a non-Latin-1 value keeps its characters.
  */
-function serializeHead(status: number, headers: readonly (readonly [string, string])[]): Uint8Array {
+function serializeHead(status: number, fields: Headers | undefined, framing: string): Uint8Array {
   let head = `HTTP/1.1 ${status} ${statusText(status)}\r\n`;
-  for (const [name, value] of headers) head += `${name}: ${value}\r\n`;
-  return runtime().utf8Encode(head + '\r\n');
+  fields?.forEachField((lower, name, value) => {
+    if (!FRAMING_FIELDS.includes(lower)) head += `${name}: ${value}\r\n`;
+  });
+  return runtime().utf8Encode(head + framing + '\r\n');
 }
 
 function closeIterator(body: Iterable<BodyChunk> | AsyncIterable<BodyChunk>): void {
