@@ -2,6 +2,12 @@
  * Incremental HTTP/1.x request parser. Bytes go in as they arrive, in any split; complete requests
  * come out in order (pipelining). Every limit is checked as soon as the bytes show the excess, before
  * routing, and each violation is an `HttpError` whose `close` flag says the stream can't be trusted.
+ *
+ * Framing rules (RFC 9112), stricter than a recipient may be, so that no peer reads a request
+ * differently: every line of a head ends in CRLF — a bare LF or a bare CR anywhere (request line,
+ * field lines, the empty line, empty lines before the request line) is 400 and close; one Content-Length
+ * field with one value (a repeated field or a list, even of equal values, is 400); Content-Length with
+ * Transfer-Encoding is 400; no whitespace before a field's colon and no obsolete line folding (400).
  */
 import { concatBytes, latin1 } from './bytes';
 import { HttpError } from './errors';
@@ -114,9 +120,10 @@ export class RequestParser {
   #readHead(): boolean {
     const buffer = this.#buffer;
     const limits = this.#limits;
-    // RFC 9112 §2.2: ignore empty lines before a request line (bounded by the line limit).
+    // RFC 9112 §2.2: ignore empty lines (CRLF) before a request line, bounded by the line limit.
     let start = 0;
-    while (start < buffer.length && (buffer[start] === CR || buffer[start] === LF)) start++;
+    while (start + 1 < buffer.length && buffer[start] === CR && buffer[start + 1] === LF) start += 2;
+    if (start < buffer.length && (buffer[start] === LF || (buffer[start] === CR && start + 1 < buffer.length))) fail(400, 'Bare LF or CR in head');
     if (start > 0) {
       this.#skipped += start;
       if (this.#skipped > limits.maxRequestLine) fail(400);
@@ -147,15 +154,25 @@ export class RequestParser {
     return true;
   }
 
-  /** Index just past the blank line ending the head, or -1. Accepts CRLF or bare LF line ends. */
+  /**
+   * Index just past the empty line ending the head, or -1. Every line of a head ends with CRLF: a bare
+   * LF is refused as soon as it arrives (a bare CR when its line is parsed), so a head never means one
+   * thing to a peer that splits lines on LF and another to one that splits on CRLF (request smuggling).
+   */
   #findHeadEnd(): number {
     const buffer = this.#buffer;
     for (let i = Math.max(this.#scanned, 1); i < buffer.length; i++) {
-      if (buffer[i] !== LF) continue;
-      if (buffer[i - 1] === LF) return i + 1;
-      if (buffer[i - 1] === CR && i >= 2 && buffer[i - 2] === LF) return i + 1;
+      const c = buffer[i];
+      if (c === CR) {
+        if (i + 1 < buffer.length && buffer[i + 1] !== LF) fail(400, 'Bare CR in head');
+      } else if (c === LF) {
+        if (buffer[i - 1] !== CR) fail(400, 'Bare LF in head');
+        // Every earlier LF was checked to follow a CR: LF two bytes back means CRLF CRLF.
+        if (i >= 3 && buffer[i - 2] === LF) return i + 1;
+      }
     }
-    this.#scanned = buffer.length;
+    // The last byte again next time: a CR there has not been seen with its successor yet.
+    this.#scanned = buffer.length - 1;
     return -1;
   }
 }
@@ -220,11 +237,13 @@ function indexOfLF(bytes: Uint8Array, from: number, end: number): number {
   return end;
 }
 
-/** Where the line `[start, lineEnd)` stops, without its CR; a CR anywhere else in the line is refused. */
+/**
+ * Where the line `[start, lineEnd)` stops, without its CR; a line not ended by CRLF is refused. A CR
+ * inside a line is refused by the character checks of the method, target, version, names and values.
+ */
 function stopOf(bytes: Uint8Array, start: number, lineEnd: number): number {
-  const stop = lineEnd > start && bytes[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
-  for (let i = start; i < stop; i++) if (bytes[i] === CR) fail(400, 'Bare CR in head');
-  return stop;
+  if (lineEnd <= start || bytes[lineEnd - 1] !== CR) fail(400, 'Bare LF in head');
+  return lineEnd - 1;
 }
 
 /** Applies the message-framing and connection rules of RFC 9112 to a parsed head. */
@@ -241,18 +260,12 @@ function completeHead(method: string, target: string, version: '1.0' | '1.1', he
     if (transferEncoding.toLowerCase().split(',').pop()?.trim() === 'chunked') fail(411, 'Chunked request bodies are not accepted; send Content-Length');
     fail(501, 'Transfer-Encoding not supported');
   }
+  // One Content-Length field with one value: a repeated field or a list, even of equal values, is
+  // refused (RFC 9110 §8.6 and RFC 9112 §6.3 allow that), because peers disagree on which copy counts.
   let contentLength = 0;
-  if (lengths.length > 0) {
-    const value = lengths.join(',');
-    let parsed = -1;
-    for (const part of value.split(',')) {
-      const digits = part.trim();
-      if (digits.length === 0 || digits.length > 15 || !/^[0-9]+$/.test(digits)) fail(400, 'Invalid Content-Length');
-      const n = Number(digits);
-      if (parsed >= 0 && n !== parsed) fail(400, 'Conflicting Content-Length');
-      parsed = n;
-    }
-    contentLength = parsed;
+  if (lengths.length > 1) fail(400, 'Repeated Content-Length');
+  if (lengths.length === 1) {
+    contentLength = parseLength(lengths[0]);
     if (contentLength > limits.maxBody) fail(413);
   }
 
@@ -266,6 +279,18 @@ function completeHead(method: string, target: string, version: '1.0' | '1.1', he
   const connection = headers.get('connection')?.toLowerCase() ?? '';
   const keepAlive = version === '1.1' ? !hasToken(connection, 'close') : hasToken(connection, 'keep-alive');
   return { method, target, version, headers, contentLength, keepAlive, expectContinue };
+}
+
+/** The decimal digits of a Content-Length value (at most 15, so the number is exact); 400 otherwise. */
+function parseLength(value: string): number {
+  if (value.length === 0 || value.length > 15) fail(400, 'Invalid Content-Length');
+  let n = 0;
+  for (let i = 0; i < value.length; i++) {
+    const digit = value.charCodeAt(i) - 48;
+    if (!(digit >= 0 && digit <= 9)) fail(400, 'Invalid Content-Length');
+    n = n * 10 + digit;
+  }
+  return n;
 }
 
 /** Origin-form, `*`, or the path and query of an absolute-form target (its bytes are already checked). */

@@ -57,9 +57,43 @@ test('gives the same result for a request split at every byte boundary', () => {
   assert.equal(oneByteAtATime.length, 1);
 });
 
-test('accepts bare LF line ends and skips leading empty lines', () => {
-  const [request] = parseAll('\r\n\nGET / HTTP/1.1\nHost: d\n\n');
-  assert.equal(request.head.target, '/');
+test('skips empty lines (CRLF) before a request line, however split', () => {
+  const raw = '\r\n\r\nGET / HTTP/1.1\r\nHost: d\r\n\r\n';
+  for (let cut = 1; cut < raw.length; cut++) assert.equal(parseAll(raw, {}, [cut])[0].head.target, '/', `cut at ${cut}`);
+});
+
+test('every line of a head ends in CRLF: a bare LF or bare CR anywhere gets 400 and close', () => {
+  const heads = [
+    'GET / HTTP/1.1\nHost: d\r\n\r\n', // request line
+    'GET / HTTP/1.1\r\nHost: d\n\r\n', // field line
+    'GET / HTTP/1.1\r\nHost: d\r\n\n', // empty line
+    'GET / HTTP/1.1\nHost: d\n\n', // LF only
+    '\nGET / HTTP/1.1\r\nHost: d\r\n\r\n', // empty line before the request line
+    '\r\n\nGET / HTTP/1.1\r\nHost: d\r\n\r\n',
+    '\rGET / HTTP/1.1\r\nHost: d\r\n\r\n',
+    'GET / HTTP/1.1\rHost: d\r\n\r\n',
+    'GET / HTTP/1.1\r\nHost: d\r\r\n\r\n',
+    'GET / HTTP/1.1\r\nHost: d\r\n\r\r\n',
+    // issue 15: the lone LF made `Content-Length: 23` count and hid a second request for /admin
+    'GET / HTTP/1.1\r\nHost: localhost\r\nDummy: x\nContent-Length: 23\r\n\r\nGET / HTTP/1.1\r\nDummy: GET /admin HTTP/1.1\r\nHost: localhost\r\n\r\n',
+  ];
+  for (const raw of heads) {
+    for (let cut = 1; cut < raw.length; cut++) {
+      let error: unknown;
+      try {
+        parseAll(raw, {}, [cut]);
+      } catch (caught) {
+        error = caught;
+      }
+      assert.ok(error instanceof HttpError && error.status === 400 && error.close, `${JSON.stringify(raw)} cut at ${cut}: ${String(error)}`);
+    }
+  }
+});
+
+test('a bare LF is refused when it arrives, before the head is complete', () => {
+  const parser = new RequestParser(resolveLimits({}));
+  parser.push(latin1Bytes('GET / HTTP/1.1\r\nHost: d\nX-Still: coming'));
+  assert.throws(() => parser.next(), (error: unknown) => error instanceof HttpError && error.status === 400);
 });
 
 test('HTTP/1.0 closes unless keep-alive is asked; 1.1 keeps alive unless close', () => {
@@ -119,9 +153,11 @@ test('malformed requests get 400 and close the connection', () => {
   }
 });
 
-test('equal repeated Content-Length values are accepted (RFC 9112 §6.3)', () => {
-  const [request] = parseAll('POST / HTTP/1.1\r\nHost: d\r\nContent-Length: 2, 2\r\n\r\nok');
-  assert.equal(request.body.length, 2);
+test('Content-Length once, one value: repeated fields or lists, even of equal values, get 400 (RFC 9110 §8.6)', () => {
+  for (const lengths of ['Content-Length: 2, 2', 'Content-Length: 2\r\nContent-Length: 2', 'Content-Length: 2,', 'Content-Length: 2 2', 'Content-Length: +2', 'Content-Length:']) {
+    assert.equal(statusOf(`POST / HTTP/1.1\r\nHost: d\r\n${lengths}\r\n\r\nok`), 400, lengths);
+  }
+  assert.equal(parseAll('POST / HTTP/1.1\r\nHost: d\r\nContent-Length: 002\r\n\r\nok')[0].body.length, 2);
 });
 
 test('transfer codings: chunked gets 411, others 501', () => {

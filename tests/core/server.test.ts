@@ -76,6 +76,19 @@ test('limit violations answer their status and close', async () => {
   assert.equal(client.server.connectionCount, 0);
 });
 
+test('a bare LF hiding a second request: 400 and close, after the requests before it (issue 15)', async () => {
+  const a = app();
+  a.get('/admin', () => 'admin secrets');
+  const client = new TestClient(a, { limits: fast });
+  const out = latin1(await client.exchange(
+    'GET / HTTP/1.1\r\nHost: d\r\n\r\n' +
+    'GET / HTTP/1.1\r\nHost: localhost\r\nDummy: x\nContent-Length: 23\r\n\r\nGET / HTTP/1.1\r\nDummy: GET /admin HTTP/1.1\r\nHost: localhost\r\n\r\n'));
+  assert.deepEqual(statuses(out), ['200', '400']);
+  assert.match(out, /Connection: close\r\n\r\nBare LF in head$/);
+  assert.doesNotMatch(out, /admin secrets/);
+  assert.equal(client.server.connectionCount, 0);
+});
+
 test('a stalled request gets 408 after requestTimeout; an idle connection closes quietly', async () => {
   const client = new TestClient(app(), { limits: fast });
   const started = runtime().monotonic();

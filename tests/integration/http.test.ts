@@ -100,7 +100,7 @@ test(`${TARGET}: a request arriving in pieces, and a 2 KB form body, are read wh
   assert.equal(done.headers.get('location'), '/login?m=setup');
 }));
 
-test(`${TARGET}: request limits answer 414, 431, 413, 411, 400 and 505, then close`, T, () => withTarget({ limits: LIMITS }, async (target) => {
+test(`${TARGET}: request limits and malformed framing answer 414, 431, 413, 411, 400 and 505, then close`, T, () => withTarget({ limits: LIMITS }, async (target) => {
   await expectRefused(target, `GET /${'a'.repeat(300)} HTTP/1.1\r\nHost: device\r\n\r\n`, 414);
   await expectRefused(target, get('/setup', `X-Big: ${'b'.repeat(1100)}\r\n`), 431);
   await expectRefused(target, get('/setup', Array.from({ length: 16 }, (_, i) => `X-H${i}: ${i}\r\n`).join('')), 431);
@@ -110,6 +110,10 @@ test(`${TARGET}: request limits answer 414, 431, 413, 411, 400 and 505, then clo
   await expectRefused(target, 'POST /setup HTTP/1.1\r\nHost: device\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n', 411);
   await expectRefused(target, 'GET /setup HTTP/1.1\r\nHost: device\r\nX-A: 1\rX-B: 2\r\n\r\n', 400);
   await expectRefused(target, 'GET /setup HTTP/1.1\r\nAccept: */*\r\n\r\n', 400);
+  // Issue 15: a bare LF made `Content-Length: 23` count and hid a second request for /admin.
+  await expectRefused(target, 'GET /setup HTTP/1.1\r\nHost: device\r\nDummy: x\nContent-Length: 23\r\n\r\nGET / HTTP/1.1\r\nDummy: GET /admin HTTP/1.1\r\nHost: device\r\n\r\n', 400);
+  await expectRefused(target, 'GET /setup HTTP/1.1\nHost: device\n\n', 400);
+  await expectRefused(target, 'POST /setup HTTP/1.1\r\nHost: device\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc', 400);
   await expectRefused(target, 'GET /setup HTTP/2.0\r\nHost: device\r\n\r\n', 505);
 
   // Exactly maxBody is read, answered by the app (403: no CSRF token), and the connection stays usable.

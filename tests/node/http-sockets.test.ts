@@ -320,11 +320,25 @@ describe('responses and connections', () => {
     assert.equal(client.ended, false);
   }));
 
-  test('absolute-form targets and bare-LF line ends are understood', T, () => withServer(testApp(), {}, async (server) => {
-    const { response, client } = await exchange(server, 'GET http://example.test/args?b=abs HTTP/1.1\r\nHost: example.test\r\n\r\n');
+  test('absolute-form targets are understood', T, () => withServer(testApp(), {}, async (server) => {
+    const { response } = await exchange(server, 'GET http://example.test/args?b=abs HTTP/1.1\r\nHost: example.test\r\n\r\n');
     assert.deepEqual(JSON.parse(response.text), { a: [], b: 'abs' });
-    await client.write('GET /hello/lf HTTP/1.1\nHost: t\n\n');
-    assert.equal((await client.readResponse()).text, 'Hello, lf!');
+  }));
+
+  test('a bare LF in a head gets 400 and close, and the request it hid is never answered (issue 15)', T, () => withServer(testApp(), {}, async (server) => {
+    const smuggled = 'GET /hello/first HTTP/1.1\r\nHost: t\r\nDummy: x\nContent-Length: 23\r\n\r\nGET / HTTP/1.1\r\nDummy: GET /hello/admin HTTP/1.1\r\nHost: t\r\n\r\n';
+    // On a keep-alive connection after a good request too: the error ends that connection.
+    const { response: first, client } = await exchange(server, get('/hello/ok'));
+    assert.equal(first.text, 'Hello, ok!');
+    await client.write(smuggled);
+    const refused = await client.readResponse();
+    assert.equal(refused.status, 400);
+    assert.equal(refused.header('connection'), 'close');
+    await client.waitEnd(1000);
+    assert.equal(client.pending.length, 0, 'nothing after the 400');
+    // Bare LF line ends only: refused as soon as the first one arrives.
+    const { response: lfOnly } = await exchange(server, 'GET /hello/lf HTTP/1.1\nHost: t\n');
+    assert.equal(lfOnly.status, 400);
   }));
 
   test('a handler slower than requestTimeout is not answered 408', T, () => withServer(testApp(), {}, async (server) => {
