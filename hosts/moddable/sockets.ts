@@ -10,6 +10,12 @@
  * - a failed write (the peer reset or closed the connection) is not reported through onError by the
  *   SDK's Linux TCP; the wrapper throws from `write()`, as the core expects of a dead socket.
  *
+ * What the SDK does and the wrapper cannot change: a peer's FIN is an error to the SDK's TCP. Once the
+ * bytes before it are read it calls onError and grants no more writes (Linux: its poll stops; lwIP:
+ * write() does nothing, thrown here as above). So a client that half-closes (`shutdown(SHUT_WR)`) gets
+ * what left before the FIN was seen; the core then closes the connection, at `sendTimeout` at the
+ * latest. The Node host keeps writing to a half-closed client.
+ *
  * What the core already copes with, and the wrapper leaves alone: a new TCP starts with 0 writable bytes
  * (the core writes only after `onWritable`), writes are limited to the last `onWritable` count, the
  * Listener's `onReadable` fires only for new arrivals (the core accepts every pending connection).

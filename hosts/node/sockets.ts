@@ -49,6 +49,7 @@ export class NodeTCP implements TCPSocket {
   #writable = 0;
   #writeCheckScheduled = false;
   #failed = false;
+  #inputEnded = false;
   #closed = false;
 
   constructor(options: TCPOptions) {
@@ -63,7 +64,8 @@ export class NodeTCP implements TCPSocket {
       this.#options.onReadable?.(this.#buffered);
     });
     socket.on('drain', () => this.#grantWrite());
-    socket.on('end', () => this.#fail());
+    // A FIN ends the client's input, not its interest in the answers (allowHalfOpen): writes go on.
+    socket.on('end', () => this.#endInput());
     socket.on('error', () => this.#fail());
     socket.on('close', () => this.#fail());
     setImmediate(() => this.#grantWrite());
@@ -133,10 +135,17 @@ export class NodeTCP implements TCPSocket {
     if (this.#writable > 0) this.#options.onWritable?.(this.#writable);
   }
 
+  #endInput(): void {
+    if (this.#inputEnded || this.#failed || this.#closed) return;
+    this.#inputEnded = true;
+    this.#options.onError?.();
+  }
+
   #fail(): void {
     if (this.#failed || this.#closed) return;
     this.#failed = true;
-    this.#options.onError?.();
+    // Once: after a FIN, the core already knows no more input comes; a later failure shows in write().
+    if (!this.#inputEnded) this.#options.onError?.();
   }
 }
 

@@ -2,7 +2,8 @@
  * An in-memory ECMA-419 TCP socket pair that drives the real Server without a network (TestClient, the
  * soak, the device-fit check). The server may write at most 1536 bytes per onWritable, as on Moddable's
  * Linux sockets, and callbacks never come from inside a constructor. The client can send in pieces over
- * time, abort (the server sees onError), or never read (the server never gets onWritable).
+ * time, half-close (end its input and read on), abort (the server sees onError), or never read (the
+ * server never gets onWritable).
  */
 import { concatBytes } from './bytes';
 import type { TCPOptions, TCPSocket } from './socket';
@@ -27,6 +28,8 @@ export class MemoryPeer {
   head: Uint8Array = EMPTY;
   received = 0;
   closed = false;
+  /** The client ended its input (a FIN) but still reads. */
+  inputEnded = false;
   readonly reads: boolean;
   readonly keep: number;
   readonly remoteAddress: string;
@@ -45,9 +48,16 @@ export class MemoryPeer {
 
   /** Sends more bytes to the server (they become readable at once). */
   send(bytes: Uint8Array): void {
-    if (this.closed) return;
+    if (this.closed || this.inputEnded) return;
     this.toServer = concatBytes(this.toServer, bytes);
     this.socket?.notifyReadable();
+  }
+
+  /** The client ends its input (`shutdown(SHUT_WR)`) and reads on: the server's socket reports onError, writes still arrive. */
+  shutdown(): void {
+    if (this.closed || this.inputEnded) return;
+    this.inputEnded = true;
+    this.socket?.notifyError();
   }
 
   /** The client goes away (reset): the server's socket reports an error. */
@@ -94,6 +104,7 @@ export class MemoryTCP implements TCPSocket {
       }
       this.#grant();
       if (this.#peer.toServer.length > 0) this.#options.onReadable?.(this.#peer.toServer.length);
+      if (this.#peer.inputEnded) this.#options.onError?.();
     });
   }
 

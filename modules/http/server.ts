@@ -157,6 +157,7 @@ class Connection {
   #timer: TimerId | undefined;
   #served = 0;
   #sentContinue = false;
+  /** The peer closed its side (or the connection failed): no more bytes will arrive. */
   #peerClosed = false;
 
   constructor(server: Server, TCP: TCPConstructor, from: unknown) {
@@ -198,10 +199,14 @@ class Connection {
     this.#flush();
   }
 
+  /**
+   * The peer closed its side (a FIN: it ends its input, not its interest in the answers) or the
+   * connection failed. Complete requests already received are still answered, in order, while the
+   * socket takes writes (a failed one closes it); then the connection closes.
+   */
   #onError(): void {
-    // A request being answered still gets its response written where the socket allows (half-close).
     this.#peerClosed = true;
-    if (this.#phase === 'idle' || this.#phase === 'receiving') this.close();
+    if (this.#phase === 'idle' || this.#phase === 'receiving') this.#receive();
   }
 
   /** Reads what the parser may take and answers each complete request. */
@@ -227,7 +232,11 @@ class Connection {
           return;
         }
         this.#maybeContinue();
-        if (this.#readable === 0 || this.#parser.wants === 0) return;
+        if (this.#readable === 0 || this.#parser.wants === 0) {
+          // Nothing complete is left and nothing more will come: a partial request can never finish.
+          if (this.#peerClosed) this.close();
+          return;
+        }
       }
     } catch (error) {
       this.#fail(error);
@@ -261,7 +270,8 @@ class Connection {
     const request = new Request(parsed.head, parsed.body, this.#socket.remoteAddress, this.#limits);
     const response = await this.#server.app.handle(request);
     if (this.#closed) return;
-    const keepAlive = parsed.head.keepAlive && !this.#peerClosed && !this.#server.closing && this.#served < this.#limits.maxRequestsPerConnection;
+    // A half-closed peer keeps its keep-alive: requests it pipelined before its FIN are answered too.
+    const keepAlive = parsed.head.keepAlive && !this.#server.closing && this.#served < this.#limits.maxRequestsPerConnection;
     this.#phase = 'sending';
     const sent = await this.#send(response, request.method, request.version, keepAlive);
     if (!sent || !keepAlive) return;
@@ -269,7 +279,7 @@ class Connection {
     const pipelined = this.#parser.hasPartialRequest;
     this.#phase = pipelined ? 'receiving' : 'idle';
     this.#arm(pipelined ? this.#limits.requestTimeout : this.#limits.idleTimeout);
-    if (pipelined || this.#readable > 0) this.#receive();
+    if (pipelined || this.#readable > 0 || this.#peerClosed) this.#receive();
   }
 
   /** Writes a response; false when the connection was closed before it was all queued. */

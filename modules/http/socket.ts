@@ -25,7 +25,10 @@ export interface TCPOptions {
   onReadable?: (count: number) => void;
   /** `count`: bytes that may now be written. */
   onWritable?: (count: number) => void;
-  /** The connection failed or the peer closed it; the socket must be closed. */
+  /**
+   * No more bytes will arrive: the peer closed its side (a FIN) or the connection failed. Writes may
+   * still work (a half-closed peer reads on) or throw; the socket must be closed once done.
+   */
   onError?: (error?: unknown) => void;
 }
 

@@ -1,8 +1,9 @@
 import '../support/install-host';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { latin1 } from '../../modules/http/bytes';
+import { latin1, latin1Bytes } from '../../modules/http/bytes';
 import { App } from '../../modules/http/index';
+import { MemoryPeer, MemoryTCP } from '../../modules/http/memory-socket';
 import { TestClient } from '../../modules/http/testclient';
 import { runtime } from '../../modules/runtime';
 
@@ -86,6 +87,32 @@ test('a bare LF hiding a second request: 400 and close, after the requests befor
   assert.deepEqual(statuses(out), ['200', '400']);
   assert.match(out, /Connection: close\r\n\r\nBare LF in head$/);
   assert.doesNotMatch(out, /admin secrets/);
+  assert.equal(client.server.connectionCount, 0);
+});
+
+/** Sends `raw` then half-closes (a FIN) before the server reads anything; every byte the server wrote. */
+async function halfClosed(client: TestClient, raw: string): Promise<string> {
+  const peer = new MemoryPeer();
+  peer.send(latin1Bytes(raw));
+  peer.shutdown();
+  client.server.accept(MemoryTCP, peer);
+  await peer.done;
+  return latin1(peer.head);
+}
+
+test('a half-closed client gets every complete request answered, in full, then the close (issue 12 item 9)', async () => {
+  const a = app();
+  a.get('/large', () => 'y'.repeat(100 * 1024));
+  const client = new TestClient(a, { limits: { ...fast, sendTimeout: 5000 } });
+  const pipelined = await halfClosed(client, 'GET / HTTP/1.1\r\nHost: d\r\n\r\n'.repeat(20));
+  assert.deepEqual(statuses(pipelined), Array.from({ length: 20 }, () => '200'));
+  assert.ok(pipelined.endsWith('home'));
+  const large = await halfClosed(client, 'GET /large HTTP/1.1\r\nHost: d\r\n\r\n');
+  assert.ok(large.endsWith(`\r\n\r\n${'y'.repeat(100 * 1024)}`), `${large.length} bytes`);
+  // What cannot complete any more is dropped without an answer (and without waiting for a 408).
+  const started = runtime().monotonic();
+  assert.deepEqual(statuses(await halfClosed(client, 'GET / HTTP/1.1\r\nHost: d\r\n\r\nGET / HTTP/1.1\r\nHo')), ['200']);
+  assert.ok(runtime().monotonic() - started < fast.requestTimeout);
   assert.equal(client.server.connectionCount, 0);
 });
 

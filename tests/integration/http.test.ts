@@ -78,6 +78,35 @@ test(`${TARGET}: keep-alive, pipelining and pages larger than one socket write`,
   socket.destroy();
 }));
 
+test(`${TARGET}: a client that half-closes after 20 pipelined requests`, T, () => withTarget({ limits: LIMITS }, async (target) => {
+  const socket = await client(target);
+  // shutdown(SHUT_WR) right after the requests: a FIN ends the client's input, not its interest in the answers.
+  socket.socket.end(get('/setup').repeat(20));
+  const sent = performance.now();
+  if (TARGET === 'node') {
+    let bytes = 0;
+    for (let i = 0; i < 20; i++) {
+      const page = await socket.readResponse(R);
+      assert.equal(page.status, 200, `response ${i}`);
+      assert.match(page.text, /<\/html>$/, `response ${i} whole`);
+      bytes += page.body.length;
+    }
+    assert.ok(bytes > 32_768, `${bytes} bytes of pages`);
+    await socket.waitEnd(REQUEST_MS);
+    assert.equal(socket.pending.length, 0);
+  } else {
+    // The SDK's TCP (Linux and lwIP) takes a FIN for an error and grants no more writes (README, "Half-close"):
+    // what left before it is delivered, then the connection is closed by sendTimeout at the latest.
+    await socket.waitEnd(LIMITS.sendTimeout + TIMING_SLACK_MS + 1000);
+    assert.ok(performance.now() - sent < LIMITS.sendTimeout + TIMING_SLACK_MS + 1000);
+  }
+  socket.destroy();
+  // The slot is free again and the server unharmed.
+  const after = await exchange(target, get('/setup'));
+  assert.equal(after.response.status, 200);
+  after.socket.destroy();
+}));
+
 test(`${TARGET}: a request arriving in pieces, and a 2 KB form body, are read whole`, T, () => withTarget({ limits: LIMITS }, async (target) => {
   const raw = get('/api/me', 'Accept: application/json\r\nX-Filler: ' + 'f'.repeat(100) + '\r\n');
   const socket = await client(target);

@@ -92,6 +92,8 @@ export function testApp(): App {
   const app = new App();
   app.get('/', () => 'Hello, World!');
   app.get('/hello/<name>', (request) => `Hello, ${String(request.params.name)}!`);
+  // `n` bytes of a fixed pattern, sent with Content-Length (not streamed).
+  app.get('/bytes/<int:n>', (request) => new Uint8Array(Number(request.params.n)).map((_, i) => 97 + (i % 26)));
   app.get('/users/<int:id>', (request) => ({ id: request.params.id, type: typeof request.params.id }));
   app.get('/files/<path:rest>', (request) => ({ rest: request.params.rest }));
   app.get('/args', (request) => ({ a: request.args.getAll('a'), b: request.args.get('b') ?? null }));

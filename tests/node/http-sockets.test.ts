@@ -157,6 +157,42 @@ describe('raw sockets', () => {
     await waitFor(() => server.server.connectionCount === 0, 1000, 'connectionCount 0');
   }));
 
+  test('a half-closed client gets every pipelined response, in full, then the close (issue 12 item 9)', T, () => withServer(testApp(), {}, async (server) => {
+    const client = await server.client();
+    let raw = '';
+    for (let i = 0; i < 20; i++) raw += get(`/bytes/${3000 + i}`);
+    // shutdown(SHUT_WR): the FIN follows the requests at once, before any response is written.
+    client.socket.end(raw);
+    for (let i = 0; i < 20; i++) {
+      const response = await client.readResponse();
+      assert.equal(response.status, 200);
+      assert.equal(response.body.length, 3000 + i, `response ${i}`);
+    }
+    await client.waitEnd(1000);
+    assert.equal(client.pending.length, 0);
+    await waitFor(() => server.server.connectionCount === 0, 1000, 'connectionCount 0');
+  }));
+
+  test('a half-closed client gets a 100 KB response whole, fixed-length or streamed (issue 12 item 9)', T, () => withServer(testApp(), { sendTimeout: 2000 }, async (server) => {
+    for (const [path, length] of [['/bytes/102400', 102_400], ['/stream/103', 103_000]] as const) {
+      const client = await server.client();
+      client.socket.end(get(path));
+      const response = await client.readResponse({ ms: 5000 });
+      assert.equal(response.body.length, length, path);
+      if (path.startsWith('/stream')) for (let i = 0; i < 103; i++) assert.equal(response.text.slice(i * 1000, (i + 1) * 1000), streamPiece(i, 1000));
+      await client.waitEnd(1000);
+    }
+  }));
+
+  test('a client that half-closes in the middle of a request: closed at once, no 408 later', T, () => withServer(testApp(), { requestTimeout: 2000 }, async (server) => {
+    const client = await server.client();
+    const sent = performance.now();
+    client.socket.end('GET /hello/x HTTP/1.1\r\nHost: t\r\n');
+    await client.waitEnd(1000);
+    assert.ok(performance.now() - sent < 1000);
+    assert.equal(client.pending.length, 0, 'nothing answered to a request that cannot complete');
+  }));
+
   test('Connection: close is honoured', T, () => withServer(testApp(), {}, async (server) => {
     const { response, client } = await exchange(server, get('/', 'Connection: close\r\n'));
     assert.equal(response.status, 200);
