@@ -197,5 +197,5 @@ function replaced(response: Response, result: HandlerResult): Response {
 
 function logUnhandled(request: Request, error: unknown): void {
   const detail = error instanceof Error ? `${error.name}: ${error.message}${error.stack ? '\n' + error.stack : ''}` : String(error);
-  runtime().log('error', `${request.method} ${request.path}: unhandled ${detail}`);
+  runtime().log('error', `${request.method} ${request.rawPath}: unhandled ${detail}`);
 }

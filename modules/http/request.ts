@@ -8,14 +8,15 @@ import type { Limits } from './limits';
 import type { MultiDict } from './multidict';
 import type { RequestHead } from './parser';
 import type { HandlerResult, Response } from './response';
+import { canonicalPath } from './router';
 import { parseUrlencoded } from './urlencoded';
 
 export type AfterRequestHook = (request: Request, response: Response) => HandlerResult | Promise<HandlerResult>;
 
 export class Request {
   readonly method: string;
-  /** The path as sent, still percent-encoded (route params are decoded). */
-  readonly path: string;
+  /** The path as sent, still percent-encoded (for logs, or a redirect that must keep its escapes). */
+  readonly rawPath: string;
   /** The raw query string, without the `?`. */
   readonly queryString: string;
   readonly version: '1.0' | '1.1';
@@ -34,6 +35,7 @@ export class Request {
   /** Hooks run on the response of this request only (e.g. to save a session). */
   readonly afterRequestHooks: AfterRequestHook[] = [];
   readonly #limits: Pick<Limits, 'maxFormFields'>;
+  #path: string | undefined;
   #query: MultiDict | undefined;
   #cookies: Map<string, string[]> | undefined;
   #text: string | undefined;
@@ -43,13 +45,22 @@ export class Request {
   constructor(head: RequestHead, body: Uint8Array, clientAddress: string | undefined, limits: Pick<Limits, 'maxFormFields'>) {
     this.method = head.method;
     const question = head.target.indexOf('?');
-    this.path = question < 0 ? head.target : head.target.slice(0, question);
+    this.rawPath = question < 0 ? head.target : head.target.slice(0, question);
     this.queryString = question < 0 ? '' : head.target.slice(question + 1);
     this.version = head.version;
     this.headers = head.headers;
     this.body = body;
     this.clientAddress = clientAddress;
     this.#limits = limits;
+  }
+
+  /**
+   * The canonical path that hooks and routes both see: percent-decoded (`%2F` is a `/`) with dot
+   * segments removed (RFC 3986 §6.2.2), so `/%61dmin/x` and `/a/../admin/x` are `/admin/x` to a hook
+   * guarding `/admin` too. Throws HttpError 400 for a malformed escape or a decoded control character.
+   */
+  get path(): string {
+    return (this.#path ??= canonicalPath(this.rawPath));
   }
 
   /** Query-string arguments (decoded, bounded like form fields). */

@@ -68,13 +68,44 @@ export class UrlPattern {
   }
 }
 
-/** Splits a raw path into percent-decoded segments; 400 for malformed escapes. */
+/** The segments of a canonical path (see `canonicalPath`): `/a/b` → `['a', 'b']`. */
 export function splitPath(path: string): string[] {
-  const raw = path.slice(1).split('/');
-  for (let i = 0; i < raw.length; i++) {
-    const decoded = percentDecode(raw[i]);
+  return path.slice(1).split('/');
+}
+
+/**
+ * The one path hooks and routes see (RFC 3986 §6.2.2): percent-decoded as UTF-8 — `%2F` is a `/`, as
+ * in Flask/werkzeug and Starlette, so a path has one segmentation — then dot segments removed (§5.2.4:
+ * `/a/../b` and `/a/%2e%2e/b` are `/b`, as a browser would have sent them). HttpError 400 for a
+ * malformed escape or a decoded control character (`%00`…`%1F`, `%7F`). A path without `%` or `/.`
+ * is returned as it is, without allocating.
+ */
+export function canonicalPath(raw: string): string {
+  let path = raw;
+  if (raw.indexOf('%') >= 0) {
+    for (let at = raw.indexOf('%'); at >= 0; at = raw.indexOf('%', at + 1)) {
+      const hi = raw.charCodeAt(at + 1);
+      // %0X, %1X and %7F: the parser refuses these bytes raw; decoded they are no better.
+      if (hi === 48 || hi === 49 || (hi === 55 && (raw.charCodeAt(at + 2) | 32) === 102)) throw new HttpError(400, 'Control character in path');
+    }
+    const decoded = percentDecode(raw);
     if (decoded === undefined) throw new HttpError(400, 'Malformed percent-encoding in path');
-    raw[i] = decoded;
+    path = decoded;
   }
-  return raw;
+  return path.indexOf('/.') >= 0 ? removeDotSegments(path) : path;
+}
+
+/** RFC 3986 §5.2.4 for an absolute path: `.` segments dropped, `..` removes the one before (not past `/`). */
+function removeDotSegments(path: string): string {
+  const input = path.split('/');
+  const output: string[] = [];
+  for (let i = 1; i < input.length; i++) {
+    const segment = input[i];
+    const last = i === input.length - 1;
+    if (segment === '..') output.pop();
+    else if (segment !== '.') output.push(segment);
+    // A path ending in a dot segment names a directory: it keeps its trailing `/`.
+    if (last && (segment === '.' || segment === '..')) output.push('');
+  }
+  return '/' + output.join('/');
 }

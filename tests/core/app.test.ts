@@ -18,7 +18,8 @@ test('routes by method and path, with typed params', async () => {
   assert.deepEqual((await client.get('/users/-7')).json, { id: -7, type: 'number' });
   assert.equal((await client.get('/users/abc')).status, 404);
   assert.equal((await client.get('/hello/w%C3%B6rld')).text, 'hi wörld');
-  assert.equal((await client.get('/hello/a%2Fb')).text, 'hi a/b', '%2F stays inside its segment');
+  assert.equal((await client.get('/hello/a%2Fb')).status, 404, '%2F is a "/" (RFC 3986 decoding, as Flask and Starlette)');
+  assert.equal((await client.get('/files/a%2Fb')).text, 'a/b');
   assert.equal((await client.get('/files/a/b/c.txt')).text, 'a/b/c.txt');
   assert.equal((await client.get('/files/')).status, 404);
   assert.equal((await client.post('/users')).status, 201);
@@ -198,4 +199,34 @@ test('invalid routes and statuses are refused when defined', () => {
   assert.throws(() => new Response('x', 99), RangeError);
   assert.throws(() => Response.redirect('/x', 200), RangeError);
   assert.ok(new HttpError(418) instanceof Error);
+});
+
+test('hooks and routes see one canonical path: decoded, dot segments removed (issue 12 item 12)', async () => {
+  const app = new App();
+  const seen: [string, string][] = [];
+  app.before((req) => {
+    seen.push([req.rawPath, req.path]);
+    return req.path.startsWith('/admin') ? new Response('admins only', 403) : undefined;
+  });
+  app.get('/admin/<path:rest>', (req) => `admin ${String(req.params.rest)}`);
+  app.get('/public/<path:rest>', (req) => `public ${String(req.params.rest)}`);
+  app.get('/hello/<name>', (req) => `hi ${String(req.params.name)}`);
+  const client = new TestClient(app);
+  // Every spelling of /admin/secret meets the hook guarding /admin.
+  for (const path of ['/admin/secret', '/%61dmin/secret', '/admin%2Fsecret', '/public/../admin/secret', '/public/%2e%2E/admin/secret', '/./admin/./secret', '/../../admin/secret']) {
+    const response = await client.get(path);
+    assert.equal(response.status, 403, path);
+  }
+  assert.deepEqual(seen[1], ['/%61dmin/secret', '/admin/secret']);
+  assert.deepEqual(seen[3], ['/public/../admin/secret', '/admin/secret']);
+  // Dot segments never reach a <path:> parameter; a path ending in one keeps its trailing "/".
+  assert.equal((await client.get('/public/a/b/../c')).text, 'public a/c');
+  assert.equal((await client.get('/public/a/.')).text, 'public a/');
+  assert.equal((await client.get('/hello/w%C3%B6rld')).text, 'hi wörld');
+  assert.equal((await client.get('/hello/%25zz')).text, 'hi %zz', 'decoded once: %25 is a "%"');
+  assert.equal((await client.get('/public/.well-known')).text, 'public .well-known');
+  // Malformed escapes and decoded control characters are refused before any hook runs.
+  const before = seen.length;
+  for (const path of ['/hello/%zz', '/hello/%4', '/hello/a%00b', '/hello/a%0Ab', '/hello/%1f', '/hello/%7F']) assert.equal((await client.get(path)).status, 400, path);
+  assert.equal(seen.length, before);
 });

@@ -5,6 +5,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { exchange, get, RawClient, sleep, startServer, streamPiece, testApp, waitFor, withServer, type RawResponse } from './helpers';
+import { Response } from '../../modules/http/response';
 
 const T = { timeout: 5000 };
 
@@ -192,6 +193,21 @@ describe('raw sockets', () => {
     assert.ok(performance.now() - sent < 1000);
     assert.equal(client.pending.length, 0, 'nothing answered to a request that cannot complete');
   }));
+
+  test('a before hook guarding /admin sees every spelling of it: escaped, dot segments (issue 12 item 12)', T, async () => {
+    const app = testApp();
+    app.before((request) => (request.path.startsWith('/admin') ? new Response('admins only', 403) : undefined));
+    app.get('/admin/secret', () => 'secret');
+    app.get('/public/<path:rest>', (request) => String(request.params.rest));
+    await withServer(app, {}, async (server) => {
+      for (const path of ['/admin/secret', '/%61dmin/secret', '/%61%64%6d%69%6e/secret', '/public/../admin/secret', '/public/%2e%2e/admin/secret', '/public%2F..%2Fadmin/secret']) {
+        const { response } = await exchange(server, get(path));
+        assert.equal(response.status, 403, path);
+        assert.equal(response.text, 'admins only');
+      }
+      assert.equal((await exchange(server, get('/public/a/./b'))).response.text, 'a/b');
+    });
+  });
 
   test('Connection: close is honoured', T, () => withServer(testApp(), {}, async (server) => {
     const { response, client } = await exchange(server, get('/', 'Connection: close\r\n'));
