@@ -301,7 +301,9 @@ export class Session {
 
   #write(request: Request, response: Response): HandlerResult {
     const data = sessionsByRequest?.get(request);
-    if (data === undefined || !data.modified) return undefined;
+    if (data === undefined) return undefined;
+    keepPrivate(response);
+    if (!data.modified) return undefined;
     if (data.deleted) {
       response.deleteCookie(this.cookieName, this.#cookie);
       return undefined;
@@ -327,6 +329,28 @@ export class Session {
     if (this.#generations.size >= GENERATION_CACHE) this.#generations.delete(this.#generations.keys().next().value as string);
     this.#generations.set(user, gen);
   }
+}
+
+/**
+ * A response built from a session (read, set, refreshed or deleted) belongs to one browser: `Vary:
+ * Cookie` (added to the app's Vary) and, unless the app chose a Cache-Control, `private`, so no shared
+ * cache stores it or serves it to another client (Flask's CVE-2023-30861). RFC 9111 §5.2.2.7, RFC 9110 §12.5.5.
+ */
+function keepPrivate(response: Response): void {
+  const headers = response.headers;
+  const vary = headers.get('vary');
+  if (vary === undefined) headers.set('Vary', 'Cookie');
+  else if (!varies(vary)) headers.set('Vary', `${vary}, Cookie`);
+  if (!headers.has('cache-control')) headers.set('Cache-Control', 'private');
+}
+
+/** True when a Vary value already covers Cookie (`Cookie` in its list, or `*`). */
+function varies(vary: string): boolean {
+  for (const part of vary.split(',')) {
+    const name = part.trim().toLowerCase();
+    if (name === 'cookie' || name === '*') return true;
+  }
+  return false;
 }
 
 /** Store key of a user's generation: short (NVS keys ≤ 15 chars) and free of the user's characters. */

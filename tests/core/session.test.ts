@@ -1,7 +1,7 @@
 import '../support/install-host';
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { App, abort, type Request } from '../../modules/http/index';
+import { App, abort, Response, type Request } from '../../modules/http/index';
 import { TestClient, type TestResponse } from '../../modules/http/testclient';
 import { installRuntime, runtime, type Runtime } from '../../modules/runtime';
 import { base64urlEncode } from '../../modules/crypto/base64url';
@@ -93,6 +93,25 @@ test('no Set-Cookie when a session is only read (dirty tracking)', async () => {
   assert.equal(sessionCookie(peek), undefined);
   const anonymous = await new TestClient(app).get('/peek');
   assert.equal(anonymous.headers.getAll('set-cookie').length, 0);
+});
+
+test('responses built from a session are private: Vary: Cookie and Cache-Control: private, unless the app chose (CVE-2023-30861)', async () => {
+  const { app } = loginApp();
+  app.get('/public', () => 'no session here');
+  app.get('/chosen', withSession((_req, session) => new Response(String(session.has('user')), 200, { 'Cache-Control': 'no-store', Vary: 'Accept-Encoding' })));
+  app.get('/star', withSession(() => new Response('x', 200, { Vary: '*', 'Cache-Control': 'private, max-age=60' })));
+  const client = new TestClient(app);
+  const privateOf = (response: TestResponse) => [response.headers.get('vary'), response.headers.get('cache-control')];
+  // Set (login), refreshed or read (peek, even anonymous), deleted (logout), and an error answer of a session route.
+  assert.deepEqual(privateOf(await client.post('/login')), ['Cookie', 'private']);
+  assert.deepEqual(privateOf(await client.get('/peek')), ['Cookie', 'private']);
+  assert.deepEqual(privateOf(await new TestClient(app).get('/peek')), ['Cookie', 'private']);
+  assert.deepEqual(privateOf(await new TestClient(app).get('/me')), ['Cookie', 'private'], '401 from a session route');
+  assert.deepEqual(privateOf(await client.get('/chosen')), ['Accept-Encoding, Cookie', 'no-store']);
+  assert.deepEqual(privateOf(await client.get('/star')), ['*', 'private, max-age=60']);
+  assert.deepEqual(privateOf(await client.post('/logout')), ['Cookie', 'private']);
+  // A response that never touched a session stays cacheable as the app made it.
+  assert.deepEqual(privateOf(await client.get('/public')), [undefined, undefined]);
 });
 
 test('a session changed in a before hook is kept by the handler (microdot #339)', async () => {

@@ -57,6 +57,12 @@ test('login, session read and logout over real HTTP with fetch', async () => {
     const me = await fetch(`${url}/me`, { headers: { Cookie: cookie } });
     assert.equal(await me.text(), 'susan');
     assert.equal(me.headers.get('set-cookie'), null, 'reading a session sends no cookie');
+    // Built from a session: for this browser only (Flask's CVE-2023-30861 class).
+    for (const response of [login, me]) {
+      assert.equal(response.headers.get('vary'), 'Cookie');
+      assert.equal(response.headers.get('cache-control'), 'private');
+    }
+    assert.equal((await fetch(`${url}/`)).headers.get('vary'), null);
     const logout = await fetch(`${url}/logout`, { method: 'POST', headers: { Cookie: cookie } });
     assert.match(logout.headers.get('set-cookie') ?? '', /^session=; Max-Age=0/);
   });
