@@ -65,10 +65,8 @@ describe('size limits', () => {
       return `Host: t\r\nX-Pad: ${'p'.repeat(size - fixed.length)}\r\n`;
     };
     assert.equal(fields(512).length, 512);
-    for (const lineEnd of ['\r\n', '\n']) {
-      const { response } = await exchange(server, `GET / HTTP/1.1${lineEnd}${fields(512)}${lineEnd}`);
-      assert.equal(response.status, 200, `exactly maxHeaderBytes, blank line ${JSON.stringify(lineEnd)}`);
-    }
+    const { response } = await exchange(server, `GET / HTTP/1.1\r\n${fields(512)}\r\n`);
+    assert.equal(response.status, 200, 'exactly maxHeaderBytes');
     await expectRefused(server, `GET / HTTP/1.1\r\n${fields(513)}\r\n`, 431);
   }));
 
