@@ -156,8 +156,9 @@ export class RequestParser {
 
   /**
    * Index just past the empty line ending the head, or -1. Every line of a head ends with CRLF: a bare
-   * LF is refused as soon as it arrives (a bare CR when its line is parsed), so a head never means one
-   * thing to a peer that splits lines on LF and another to one that splits on CRLF (request smuggling).
+   * LF or bare CR is refused as soon as it arrives (a CR once the byte after it does), so a head never
+   * means one thing to a peer that splits lines on LF and another to one that splits on CRLF (request
+   * smuggling).
    */
   #findHeadEnd(): number {
     const buffer = this.#buffer;
