@@ -69,6 +69,11 @@ test(`${TARGET}: first boot prints the setup code; setup → login → dashboard
   const cookie = signedIn.headers.getSetCookie().find((c) => c.startsWith('session='));
   assert.match(cookie ?? '', /^session=[\w-]+\.[\w-]+\.[\w-]+; Max-Age=28800; Path=\/; HttpOnly; SameSite=Lax$/);
   assert.notEqual(admin.cookies.get('session'), before, 'a new session at login');
+  // Set from a session, and pages read from one: private to this browser (the app's no-store kept).
+  for (const page of [signedIn, await admin.get('/')]) {
+    assert.equal(page.headers.get('vary'), 'Cookie');
+    assert.equal(page.headers.get('cache-control'), 'no-store');
+  }
 
   const dashboard = await admin.get('/');
   assert.equal(dashboard.status, 200);
