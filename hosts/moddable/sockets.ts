@@ -11,10 +11,12 @@
  *   SDK's Linux TCP; the wrapper throws from `write()`, as the core expects of a dead socket.
  *
  * What the SDK does and the wrapper cannot change: a peer's FIN is an error to the SDK's TCP. Once the
- * bytes before it are read it calls onError and grants no more writes (Linux: its poll stops; lwIP:
- * write() does nothing, thrown here as above). So a client that half-closes (`shutdown(SHUT_WR)`) gets
- * what left before the FIN was seen; the core then closes the connection, at `sendTimeout` at the
- * latest. The Node host keeps writing to a half-closed client.
+ * bytes before it are read it calls onError and grants no more writes (Linux: its poll stops, and
+ * writes go on only within the last grant; lwIP: write() does nothing). So a client that half-closes
+ * (`shutdown(SHUT_WR)`) gets what fits in that grant: the wrapper reports the FIN as a half-close while
+ * some of the grant is left, and as a failure (the core closes at once, what was written is still
+ * sent) when none is, or when a write uses the last of it — never a wait for a grant that cannot come.
+ * The Node host keeps writing to a half-closed client.
  *
  * What the core already copes with, and the wrapper leaves alone: a new TCP starts with 0 writable bytes
  * (the core writes only after `onWritable`), writes are limited to the last `onWritable` count, the
@@ -25,12 +27,18 @@ import Listener from 'embedded:io/socket/listener';
 import TCP from 'embedded:io/socket/tcp';
 import type { ListenerConstructor, SocketProvider, TCPOptions, TCPSocket } from '../../modules/http/socket';
 
+const NO_MORE_WRITES = new Error('xsdot: the SDK grants no more writes after an error or the peer\'s FIN');
+
 export class ModdableTCP implements TCPSocket {
   readonly #socket: TCP;
   /** Bytes the SDK handed over beyond what a read asked for. */
   #pending: Uint8Array | undefined;
   /** Bytes the SDK holds, as its last `onReadable` said. */
   #native = 0;
+  /** Bytes the SDK lets us write now: its last grant, less what was written since. */
+  #writable = 0;
+  /** The SDK reported an error or the peer's FIN: it grants no more writes. */
+  #ended = false;
 
   constructor(options: TCPOptions) {
     const { onReadable, onWritable, onError } = options;
@@ -41,8 +49,14 @@ export class ModdableTCP implements TCPSocket {
         this.#native = count;
         onReadable?.(this.#available());
       },
-      onWritable: (count: number) => onWritable?.(count),
-      onError: () => onError?.(),
+      onWritable: (count: number) => {
+        this.#writable = count;
+        onWritable?.(count);
+      },
+      onError: () => {
+        this.#ended = true;
+        onError?.(this.#writable > 0 ? undefined : NO_MORE_WRITES);
+      },
     });
   }
 
@@ -75,6 +89,8 @@ export class ModdableTCP implements TCPSocket {
     // error), so it is thrown here: the server then closes the connection and frees its slot at once.
     const writable = this.#socket.write(data) as unknown;
     if (typeof writable !== 'number') throw new Error('xsdot: socket write failed (peer gone)');
+    this.#writable = writable;
+    if (writable === 0 && this.#ended) throw NO_MORE_WRITES;
   }
 
   close(): void {

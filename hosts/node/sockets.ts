@@ -66,8 +66,8 @@ export class NodeTCP implements TCPSocket {
     socket.on('drain', () => this.#grantWrite());
     // A FIN ends the client's input, not its interest in the answers (allowHalfOpen): writes go on.
     socket.on('end', () => this.#endInput());
-    socket.on('error', () => this.#fail());
-    socket.on('close', () => this.#fail());
+    socket.on('error', (error) => this.#fail(error));
+    socket.on('close', () => this.#fail(new Error('socket closed')));
     setImmediate(() => this.#grantWrite());
   }
 
@@ -141,11 +141,10 @@ export class NodeTCP implements TCPSocket {
     this.#options.onError?.();
   }
 
-  #fail(): void {
+  #fail(error: Error): void {
     if (this.#failed || this.#closed) return;
     this.#failed = true;
-    // Once: after a FIN, the core already knows no more input comes; a later failure shows in write().
-    if (!this.#inputEnded) this.#options.onError?.();
+    this.#options.onError?.(error);
   }
 }
 

@@ -53,11 +53,11 @@ export class MemoryPeer {
     this.socket?.notifyReadable();
   }
 
-  /** The client ends its input (`shutdown(SHUT_WR)`) and reads on: the server's socket reports onError, writes still arrive. */
+  /** The client ends its input (`shutdown(SHUT_WR)`) and reads on: the server's socket reports onError without an error, writes still arrive. */
   shutdown(): void {
     if (this.closed || this.inputEnded) return;
     this.inputEnded = true;
-    this.socket?.notifyError();
+    this.socket?.notifyError(undefined);
   }
 
   /** The client goes away (reset): the server's socket reports an error. */
@@ -66,7 +66,7 @@ export class MemoryPeer {
     this.closed = true;
     this.toServer = EMPTY;
     this.#resolve();
-    this.socket?.notifyError();
+    this.socket?.notifyError(new Error('connection reset'));
   }
 
   /** @internal */
@@ -99,7 +99,7 @@ export class MemoryTCP implements TCPSocket {
     // As on a device: callbacks come later, never from inside the constructor.
     void Promise.resolve().then(() => {
       if (this.#peer.closed) {
-        this.#options.onError?.();
+        this.#options.onError?.(new Error('connection reset'));
         return;
       }
       this.#grant();
@@ -148,8 +148,8 @@ export class MemoryTCP implements TCPSocket {
   }
 
   /** @internal */
-  notifyError(): void {
-    void Promise.resolve().then(() => this.#options.onError?.());
+  notifyError(error: Error | undefined): void {
+    void Promise.resolve().then(() => this.#options.onError?.(error));
   }
 
   #grant(): void {

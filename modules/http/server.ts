@@ -169,7 +169,7 @@ class Connection {
       format: 'buffer',
       onReadable: (count: number) => this.#onReadable(count),
       onWritable: (count: number) => this.#onWritable(count),
-      onError: () => this.#onError(),
+      onError: (error?: unknown) => this.#onError(error),
     });
     this.#arm(this.#limits.idleTimeout);
   }
@@ -200,13 +200,14 @@ class Connection {
   }
 
   /**
-   * The peer closed its side (a FIN: it ends its input, not its interest in the answers) or the
-   * connection failed. Complete requests already received are still answered, in order, while the
-   * socket takes writes (a failed one closes it); then the connection closes.
+   * No more input. After a FIN (no `error`: the peer ends its input, not its interest in the answers)
+   * the complete requests already received are still answered, in order, then the connection closes.
+   * A failed connection (`error`) can take no answer: it closes now.
    */
-  #onError(): void {
+  #onError(error: unknown): void {
     this.#peerClosed = true;
-    if (this.#phase === 'idle' || this.#phase === 'receiving') this.#receive();
+    if (error !== undefined) this.close();
+    else if (this.#phase === 'idle' || this.#phase === 'receiving') this.#receive();
   }
 
   /** Reads what the parser may take and answers each complete request. */

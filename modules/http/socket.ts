@@ -26,8 +26,8 @@ export interface TCPOptions {
   /** `count`: bytes that may now be written. */
   onWritable?: (count: number) => void;
   /**
-   * No more bytes will arrive: the peer closed its side (a FIN) or the connection failed. Writes may
-   * still work (a half-closed peer reads on) or throw; the socket must be closed once done.
+   * No more bytes will arrive. Without `error`, the peer closed its side (a FIN) and reads on: writes
+   * still work. With one, the connection failed (or the host can write no more): close it now.
    */
   onError?: (error?: unknown) => void;
 }
