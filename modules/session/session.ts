@@ -339,9 +339,9 @@ export class Session {
 function keepPrivate(response: Response): void {
   const headers = response.headers;
   const vary = headers.get('vary');
-  if (vary === undefined) headers.set('Vary', 'Cookie');
+  if (vary === undefined) headers.append('Vary', 'Cookie');
   else if (!varies(vary)) headers.set('Vary', `${vary}, Cookie`);
-  if (!headers.has('cache-control')) headers.set('Cache-Control', 'private');
+  if (!headers.has('cache-control')) headers.append('Cache-Control', 'private');
 }
 
 /** True when a Vary value already covers Cookie (`Cookie` in its list, or `*`). */
