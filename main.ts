@@ -118,7 +118,7 @@ export function createApp(options: LoginAppOptions = {}): App {
   const tooMany = (seconds: number) => failure(`Too many failed attempts. Try again in ${pages.formatDuration(seconds)}.`);
 
   useSecurityHeaders(app, contentSecurityPolicy(pages.STYLE));
-  app.before(csrfGuard({ tokens, sid: (request) => sessions.get(request).sid }));
+  app.before(csrfGuard({ tokens, sid: (request) => sessions.get(request).sid, scheme: options.session?.secure ? 'https' : 'http' }));
   app.before((request) => {
     if (setupCode === undefined || request.path === '/setup') return undefined;
     return request.path.startsWith('/api/') ? Response.json({ error: 'setup required' }, 401) : redirect('/setup');
@@ -133,7 +133,7 @@ export function createApp(options: LoginAppOptions = {}): App {
     for (const [name, value] of Object.entries((error instanceof HttpError && error.headers) || {})) response.headers.set(name, value);
     return response;
   };
-  for (const status of [400, 401, 403, 404, 405, 413, 429, 500]) app.errorHandler(status, errorPage);
+  for (const status of [400, 401, 403, 404, 405, 413, 421, 429, 500]) app.errorHandler(status, errorPage);
 
   // First boot.
   const setupForm = (session: SessionData, message?: pages.Message, status?: number, retryAfter?: number) =>

@@ -5,8 +5,11 @@
  * Settings, later ones winning:
  * - built in: port 8080 on 127.0.0.1 (Linux), port 80 on all interfaces (ESP32, from the manifest);
  * - `mc/config` (the manifest's "config", and `mcconfig … port=8081` on the command line): `port`,
- *   `address`, `deviceName`, `limits` (an object of modules/http/limits.ts names);
- * - on Linux builds, the environment: XSDOT_PORT, XSDOT_ADDRESS, XSDOT_DEVICE_NAME, XSDOT_LIMITS (JSON). The x-cli-lin
+ *   `address`, `deviceName`, `limits` (an object of modules/http/limits.ts names), `hosts` (names the
+ *   device answers to besides its IP address and localhost: an array or a comma-separated string of
+ *   `name` / `name:port`, e.g. its mDNS name `mydevice.local`);
+ * - on Linux builds, the environment: XSDOT_PORT, XSDOT_ADDRESS, XSDOT_DEVICE_NAME, XSDOT_LIMITS (JSON),
+ *   XSDOT_HOSTS (comma-separated, added to config's `hosts`). The x-cli-lin
  *   build also reads XSDOT_DATA_DIR (where Preference keeps its file), see cli/config.js.
  *
  * On an ESP32 the SDK's setup/network module joined the Wi-Fi network named by `mcconfig … ssid=…
@@ -14,6 +17,7 @@
  */
 import config from 'mc/config';
 import { createApp } from '../../main';
+import { defaultHosts } from '../../modules/http/authority';
 import type { Limits } from '../../modules/http/limits';
 import { createModdableRuntime } from './runtime';
 import { serve } from './serve';
@@ -28,6 +32,8 @@ export interface Settings {
   port: number;
   address: string | undefined;
   limits: Partial<Limits>;
+  /** Allow-list entries besides the device's address and the loopback names (modules/http/authority.ts). */
+  hosts: string[];
 }
 
 function parsePort(value: unknown, from: string): number | undefined {
@@ -35,6 +41,17 @@ function parsePort(value: unknown, from: string): number | undefined {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`xsdot: ${from} must be a TCP port number, got ${String(value)}`);
   return port;
+}
+
+function parseHosts(value: unknown, from: string): string[] {
+  if (value === undefined || value === '') return [];
+  const list: unknown[] = typeof value === 'string' ? value.split(',') : Array.isArray(value) ? value : [value];
+  const out: string[] = [];
+  for (const entry of list) {
+    if (typeof entry !== 'string') throw new TypeError(`xsdot: ${from} must be host names`);
+    if (entry.trim() !== '') out.push(entry.trim());
+  }
+  return out;
 }
 
 function parseLimits(value: unknown, from: string): Partial<Limits> {
@@ -57,6 +74,7 @@ export function readSettings(): Settings {
     port: parsePort(getenv('XSDOT_PORT'), 'XSDOT_PORT') ?? parsePort(settings.port, 'config port') ?? 8080,
     address: address === '' ? undefined : address,
     limits: { ...parseLimits(settings.limits, 'config limits'), ...parseLimits(getenv('XSDOT_LIMITS'), 'XSDOT_LIMITS') },
+    hosts: [...parseHosts(settings.hosts, 'config hosts'), ...parseHosts(getenv('XSDOT_HOSTS'), 'XSDOT_HOSTS')],
   };
 }
 
@@ -67,6 +85,11 @@ export default function start(): void {
   // The runtime goes in first: creating the app already uses it (key store, setup code).
   installRuntime(createModdableRuntime({ name: `moddable-${settings.platform}` }));
   const running = serve(createApp({ deviceName: settings.deviceName }), { port: settings.port, address: settings.address, limits: settings.limits });
-  const host = localAddress() ?? settings.address ?? '0.0.0.0';
+  const local = localAddress();
+  // The names a client may use for the device (DNS-rebinding defence): its address on the LAN, the
+  // configured address, loopback, and the configured names. Read once: a new DHCP address needs a restart.
+  const addresses = [local, settings.address].filter((address): address is string => address !== undefined && address !== '0.0.0.0');
+  running.server.allowHosts(defaultHosts(running.port, addresses, settings.hosts));
+  const host = local ?? settings.address ?? '0.0.0.0';
   runtime().log('info', `xsdot listening on http://${host}:${running.port}`);
 }

@@ -4,8 +4,9 @@
  *
  * State (session keys, the password hash) lives in `$XSDOT_DATA_DIR/.sesskey` (default: the working
  * directory). XSDOT_SECRET_KEY (hex or base64url, 32+ bytes) sets the session signing key instead of
- * the stored one. XSDOT_DEVICE_NAME names the device (default: the host name). On first start the
- * setup code is printed on stdout.
+ * the stored one. XSDOT_DEVICE_NAME names the device (default: the host name). XSDOT_HOSTS (comma-separated
+ * `name` or `name:port`) adds names the server answers to besides its listening address's (a Host naming
+ * anything else gets 421). On first start the setup code is printed on stdout.
  */
 import { hostname } from 'node:os';
 import { createApp } from '../../main';
@@ -37,7 +38,8 @@ if (process.env.XSDOT_SECRET_KEY) {
 const runtime = createNodeRuntime();
 installRuntime(runtime);
 const app = createApp({ deviceName: process.env.XSDOT_DEVICE_NAME || hostname(), session: { keys } });
-const running = await serve(app, { port, host, runtime });
+const hostNames = (process.env.XSDOT_HOSTS ?? '').split(',').map((name) => name.trim()).filter((name) => name !== '');
+const running = await serve(app, { port, host, runtime, hostNames });
 process.stdout.write(`xsdot listening on ${running.url}\n`);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

@@ -3,10 +3,12 @@
  * no `Sec-Fetch-*` headers and SameSite cookies alone are not enough (a sibling host on the LAN is
  * "same-site"). Two checks, both on every request whose method is not GET, HEAD or OPTIONS:
  *
- * 1. Origin: the `Origin` header (or, without one, the `Referer`) must name the host and port the request
- *    was sent to (its `Host`). Browsers send `Origin` on every cross-origin and every POST request, so a
- *    request from another page fails here. (With `Referrer-Policy: no-referrer` browsers send
- *    `Origin: null` on same-origin POSTs: use `same-origin`.)
+ * 1. Origin: the `Origin` header (or, without one, the `Referer`) must name the scheme, host and port the
+ *    request was sent to (`request.authority`: the absolute-form target's, else Host — which the server
+ *    has already checked against its allow-list of names, so a DNS-rebound name fails there with 421).
+ *    Browsers send `Origin` on every cross-origin and every POST request, so a request from another page
+ *    fails here. (With `Referrer-Policy: no-referrer` browsers send `Origin: null` on same-origin POSTs:
+ *    use `same-origin`.)
  * 2. Token: each form carries a token bound to the session id, HMAC(key, "csrf" + sid), compared in
  *    constant time. Login forms work the same way once the login page has saved an anonymous session
  *    (sid only); `regenerate()` at login then changes the sid, so a token seen before login is useless after.
@@ -102,16 +104,17 @@ function originOf(url: string): { scheme: string; authority: Authority } | undef
 }
 
 /**
- * True when the request's `Origin` (or, when absent, `Referer`) has the host and port of its `Host`
- * header. False when neither is sent, for `Origin: null`, and for anything malformed or repeated.
+ * True when the request's `Origin` (or, when absent, `Referer`) is `scheme` (the scheme clients use to
+ * reach the server: `https` behind a TLS proxy) with the host and port the request was sent to
+ * (`request.authority`). False when neither is sent, for `Origin: null`, and for anything malformed or repeated.
  */
-export function isSameOrigin(request: Request): boolean {
+export function isSameOrigin(request: Request, scheme: 'http' | 'https' = 'http'): boolean {
   const source = request.headers.get('origin') ?? request.headers.get('referer');
-  const host = request.headers.get('host');
+  const host = request.authority;
   if (source === undefined || host === undefined) return false;
   const origin = originOf(source);
-  if (origin === undefined) return false;
-  const target = parseAuthority(host, defaultPort(origin.scheme));
+  if (origin === undefined || origin.scheme !== scheme) return false;
+  const target = parseAuthority(host, defaultPort(scheme));
   return target !== undefined && target.host === origin.authority.host && target.port === origin.authority.port;
 }
 
@@ -119,6 +122,8 @@ export interface CsrfGuardOptions {
   tokens: CsrfTokens;
   /** The session id of the request (e.g. `(request) => sessions.get(request).sid`). */
   sid: (request: Request) => string;
+  /** The scheme of the pages' origin (default `http`; `https` when clients reach the server over TLS). */
+  scheme?: 'http' | 'https';
 }
 
 /**
@@ -129,7 +134,7 @@ export interface CsrfGuardOptions {
 export function csrfGuard(options: CsrfGuardOptions): BeforeHook {
   return (request: Request) => {
     if (SAFE_METHODS.includes(request.method)) return undefined;
-    if (!isSameOrigin(request)) abort(403, 'Cross-origin request refused.');
+    if (!isSameOrigin(request, options.scheme)) abort(403, 'Cross-origin request refused.');
     const fields = request.form?.getAll(CSRF_FIELD) ?? [];
     const token = fields.length === 0 ? request.headers.get(CSRF_HEADER) : fields.length === 1 ? fields[0] : undefined;
     if (!options.tokens.verify(options.sid(request), token)) abort(403, 'The form has expired. Reload the page and try again.');

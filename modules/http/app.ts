@@ -119,6 +119,15 @@ export class App {
     return response;
   }
 
+  /**
+   * Answers `request` with `error` without routing it (the server's refusals, e.g. 421 for a Host that is
+   * not the server's): the error handlers and afterError hooks apply as for a route's error. Never throws.
+   */
+  handleError(request: Request, error: unknown): Promise<Response> {
+    request.app ??= this;
+    return this.#errorResponse(request, error);
+  }
+
   /** The error handler's response, passed through the afterError hooks (an error there is logged, not re-raised). */
   async #errorResponse(request: Request, error: unknown): Promise<Response> {
     let response = await this.#handleError(request, error);

@@ -18,6 +18,13 @@ export interface RequestHead {
   method: string;
   /** The request-target as sent (origin-form, or the path of an absolute-form target). */
   target: string;
+  /**
+   * The authority the request names (RFC 9112 §3.2.2): an absolute-form target's, else the Host value;
+   * undefined for HTTP/1.0 without Host. Checked by the server (authority.ts), not here.
+   */
+  authority: string | undefined;
+  /** The target was absolute-form (`http://host/path`): `authority` is the target's, not Host's. */
+  absoluteForm: boolean;
   version: '1.0' | '1.1';
   headers: Headers;
   contentLength: number;
@@ -201,7 +208,8 @@ export function parseHead(bytes: Uint8Array, end: number, limits: Limits): Reque
     if (bytes[i] <= 32 || bytes[i] >= 127) fail(400, 'Invalid character in request target');
   }
   const method = latin1(bytes, 0, firstSpace);
-  const target = parseTarget(latin1(bytes, firstSpace + 1, secondSpace));
+  const rawTarget = latin1(bytes, firstSpace + 1, secondSpace);
+  const target = parseTarget(rawTarget);
   const version = parseVersion(bytes, secondSpace + 1, lineStop);
 
   const headers = new Headers();
@@ -230,7 +238,7 @@ export function parseHead(bytes: Uint8Array, end: number, limits: Limits): Reque
     }
     headers.appendParsed(latin1(bytes, start, colon).toLowerCase(), latin1(bytes, valueStart, valueEnd));
   }
-  return completeHead(method, target, version, headers, limits);
+  return completeHead(method, target, version, headers, limits, target === rawTarget ? undefined : targetAuthority(rawTarget));
 }
 
 function indexOfLF(bytes: Uint8Array, from: number, end: number): number {
@@ -248,7 +256,7 @@ function stopOf(bytes: Uint8Array, start: number, lineEnd: number): number {
 }
 
 /** Applies the message-framing and connection rules of RFC 9112 to a parsed head. */
-function completeHead(method: string, target: string, version: '1.0' | '1.1', headers: Headers, limits: Limits): RequestHead {
+function completeHead(method: string, target: string, version: '1.0' | '1.1', headers: Headers, limits: Limits, targetAuthority: string | undefined): RequestHead {
   const hosts = headers.getAll('host');
   if (hosts.length > 1 || (version === '1.1' && hosts.length === 0)) fail(400, 'Missing or repeated Host');
 
@@ -279,7 +287,8 @@ function completeHead(method: string, target: string, version: '1.0' | '1.1', he
 
   const connection = headers.get('connection')?.toLowerCase() ?? '';
   const keepAlive = version === '1.1' ? !hasToken(connection, 'close') : hasToken(connection, 'keep-alive');
-  return { method, target, version, headers, contentLength, keepAlive, expectContinue };
+  const absoluteForm = targetAuthority !== undefined;
+  return { method, target, authority: absoluteForm ? targetAuthority : hosts[0], absoluteForm, version, headers, contentLength, keepAlive, expectContinue };
 }
 
 /** The decimal digits of a Content-Length value (at most 15, so the number is exact); 400 otherwise. */
@@ -306,6 +315,14 @@ function parseTarget(target: string): string {
     return query >= 0 && query < path ? '/' + target.slice(query) : target.slice(path);
   }
   fail(400, 'Invalid request target');
+}
+
+/** The authority of an absolute-form target (`http://host:port/path` → `host:port`); '' when empty. */
+function targetAuthority(target: string): string {
+  const start = target.indexOf('://') + 3;
+  let end = start;
+  while (end < target.length && target[end] !== '/' && target[end] !== '?' && target[end] !== '#') end++;
+  return target.slice(start, end);
 }
 
 /** `HTTP/1.x` → its version; other majors 505, anything else 400. */

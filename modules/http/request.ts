@@ -20,6 +20,11 @@ export class Request {
   /** The raw query string, without the `?`. */
   readonly queryString: string;
   readonly version: '1.0' | '1.1';
+  /**
+   * The authority the request was sent to (RFC 9112 §3.2.2): an absolute-form target's, else Host;
+   * undefined for HTTP/1.0 without Host. A server with an allow-list only routes requests naming it.
+   */
+  readonly authority: string | undefined;
   /** Case-insensitive: `headers.get('content-type')`. */
   readonly headers: Headers;
   /** The body bytes (at most `limits.maxBody`). */
@@ -48,6 +53,7 @@ export class Request {
     this.rawPath = question < 0 ? head.target : head.target.slice(0, question);
     this.queryString = question < 0 ? '' : head.target.slice(question + 1);
     this.version = head.version;
+    this.authority = head.authority;
     this.headers = head.headers;
     this.body = body;
     this.clientAddress = clientAddress;

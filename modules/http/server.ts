@@ -6,6 +6,9 @@
 import { runtime, type TimerId } from '../runtime';
 import type { App } from './app';
 import { errorResponse } from './app';
+import { clientGroup } from './address';
+import { authorityStatus, HostAllowList } from './authority';
+import { connectionToEvict } from './fairness';
 import { latin1Bytes } from './bytes';
 import { HttpError, statusText } from './errors';
 import { resolveLimits, type Limits } from './limits';
@@ -19,6 +22,12 @@ export interface ServerOptions {
   limits?: Partial<Limits>;
   /** Seconds a client is told to wait when the connection cap is reached (Retry-After). */
   retryAfter?: number;
+  /**
+   * The names the server answers to (authority.ts: `name`, `name:port`, `[v6]:port`, `*`); a request
+   * naming another gets 421 before routing, an invalid Host 400. Default `*` (any valid Host): the
+   * hosts' `serve()` pass their own default — the listening address's names with its port.
+   */
+  allowedHosts?: readonly string[];
 }
 
 export interface ListenOptions {
@@ -36,6 +45,7 @@ export class Server {
   readonly limits: Limits;
   readonly retryAfter: number;
   readonly #connections = new Set<Connection>();
+  #hosts: HostAllowList;
   /** Sockets being told 503; bounded too, so a flood cannot pile them up. */
   #rejecting = 0;
   #listener: ListenerSocket | undefined;
@@ -45,6 +55,22 @@ export class Server {
     this.app = app;
     this.limits = resolveLimits(options.limits);
     this.retryAfter = options.retryAfter ?? 1;
+    this.#hosts = new HostAllowList(options.allowedHosts ?? ['*']);
+  }
+
+  /** The allow-list of names (see ServerOptions.allowedHosts). */
+  get allowedHosts(): readonly string[] {
+    return this.#hosts.entries;
+  }
+
+  /** Replaces the allow-list (hosts call it once the bound port is known). Throws TypeError for an invalid entry. */
+  allowHosts(entries: readonly string[]): void {
+    this.#hosts = new HostAllowList(entries);
+  }
+
+  /** @internal 0 when `head` names this server, else the status to answer (400, 421). */
+  authorityStatus(head: ParsedRequest['head']): number {
+    return authorityStatus(head, this.#hosts);
   }
 
   /** Open connections (not counting those being refused with 503). */
@@ -74,7 +100,7 @@ export class Server {
 
   /** Serves one accepted connection (a Listener handle, or any `from` the TCP class understands). */
   accept(TCP: TCPConstructor, from: unknown): void {
-    if (this.#closing || this.#connections.size >= this.limits.maxConnections) {
+    if (this.#closing || (this.#connections.size >= this.limits.maxConnections && !this.#evictFor(from))) {
       this.#refuse(TCP, from);
       return;
     }
@@ -97,6 +123,14 @@ export class Server {
   /** @internal */
   forget(connection: Connection): void {
     this.#connections.delete(connection);
+  }
+
+  /** At the cap: closes a connection of the client holding the most (fairness.ts); false when none should go. */
+  #evictFor(from: unknown): boolean {
+    const address = (from as { readonly remoteAddress?: unknown } | undefined)?.remoteAddress;
+    const victim = connectionToEvict(this.#connections, clientGroup(typeof address === 'string' ? address : undefined));
+    victim?.close();
+    return victim !== undefined;
   }
 
   /** Answers 503 with Retry-After and closes; beyond a bound, closes at once without answering. */
@@ -159,6 +193,7 @@ class Connection {
   #sentContinue = false;
   /** The peer closed its side (or the connection failed): no more bytes will arrive. */
   #peerClosed = false;
+  #client: string | undefined;
 
   constructor(server: Server, TCP: TCPConstructor, from: unknown) {
     this.#server = server;
@@ -172,6 +207,21 @@ class Connection {
       onError: (error?: unknown) => this.#onError(error),
     });
     this.#arm(this.#limits.idleTimeout);
+  }
+
+  /** The client key of the peer (address.ts), worked out only when the server is at its connection cap. */
+  get client(): string {
+    return (this.#client ??= clientGroup(this.#socket.remoteAddress));
+  }
+
+  /** How readily fairness.ts may close this connection: idle 3, receiving 2, sending 1, handling or closed 0. */
+  get evictable(): number {
+    switch (this.#phase) {
+      case 'idle': return 3;
+      case 'receiving': return 2;
+      case 'sending': return 1;
+      default: return 0;
+    }
   }
 
   /** A getter, not a field test: the phase changes across awaits, which type narrowing cannot see. */
@@ -269,10 +319,14 @@ class Connection {
     this.#sentContinue = false;
     this.#served++;
     const request = new Request(parsed.head, parsed.body, this.#socket.remoteAddress, this.#limits);
-    const response = await this.#server.app.handle(request);
+    // A request for another name (DNS rebinding) or with an invalid Host is answered without routing.
+    const refused = this.#server.authorityStatus(parsed.head);
+    const response = refused === 0
+      ? await this.#server.app.handle(request)
+      : await this.#server.app.handleError(request, new HttpError(refused, refused === 421 ? 'This server does not answer to that host name.' : 'Invalid Host.'));
     if (this.#closed) return;
     // A half-closed peer keeps its keep-alive: requests it pipelined before its FIN are answered too.
-    const keepAlive = parsed.head.keepAlive && !this.#server.closing && this.#served < this.#limits.maxRequestsPerConnection;
+    const keepAlive = refused === 0 && parsed.head.keepAlive && !this.#server.closing && this.#served < this.#limits.maxRequestsPerConnection;
     this.#phase = 'sending';
     const sent = await this.#send(response, request.method, request.version, keepAlive);
     if (!sent || !keepAlive) return;

@@ -137,10 +137,10 @@ test('CSRF tokens: derived from another key, apart from its other uses', () => {
 });
 
 /** An app with the CSRF guard whose "session id" is the `sid` query argument. */
-function guarded(): { client: TestClient; token: (sid: string) => string } {
+function guarded(scheme?: 'http' | 'https'): { client: TestClient; token: (sid: string) => string } {
   const tokens = new CsrfTokens(new Uint8Array(32).fill(3));
   const app = new App();
-  app.before(csrfGuard({ tokens, sid: (request) => request.query.get('sid') ?? '' }));
+  app.before(csrfGuard({ tokens, sid: (request) => request.query.get('sid') ?? '', scheme }));
   app.route('/act', ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], () => 'done');
   return { client: new TestClient(app), token: (sid) => tokens.token(sid) };
 }
@@ -163,7 +163,7 @@ test('csrfGuard: GET passes; other methods need a same-origin Origin (or Referer
   assert.match(refused.text, /Reload the page/);
 });
 
-test('isSameOrigin: host and port must match Host; default ports, case, IPv6, Referer fallback; null and tricks refused', async () => {
+test('isSameOrigin: scheme, host and port must match the request authority; default ports, case, IPv6, Referer fallback; null and tricks refused', async () => {
   const { client, token } = guarded();
   const form = { csrf_token: token('s') };
   const status = async (headers: Record<string, string>) => (await client.post('/act?sid=s', { form, headers })).status;
@@ -171,8 +171,8 @@ test('isSameOrigin: host and port must match Host; default ports, case, IPv6, Re
   assert.equal(await status({ Origin: 'http://LOCALHOST:80' }), 200);
   assert.equal(await status({ Host: 'device.local:8080', Origin: 'http://device.local:8080' }), 200);
   assert.equal(await status({ Host: 'device.local:8080', Origin: 'http://device.local' }), 403, 'port differs');
-  assert.equal(await status({ Host: 'device.local', Origin: 'https://device.local' }), 200, 'behind a TLS proxy: Host has no port');
-  assert.equal(await status({ Host: 'device.local:80', Origin: 'https://device.local' }), 403, 'https implies 443');
+  assert.equal(await status({ Host: 'device.local', Origin: 'https://device.local' }), 403, 'the scheme differs (http server)');
+  assert.equal(await status({ Host: 'device.local:443', Origin: 'http://device.local:443' }), 200);
   assert.equal(await status({ Host: '[fe80::1]:8080', Origin: 'http://[FE80::1]:8080' }), 200);
   assert.equal(await status({ Host: '192.168.1.20', Origin: 'http://192.168.1.21' }), 403);
   assert.equal(await status({ Origin: 'http://evil.example' }), 403);
@@ -183,6 +183,16 @@ test('isSameOrigin: host and port must match Host; default ports, case, IPv6, Re
   assert.equal(await status({ Referer: 'http://localhost/login?x=1' }), 200, 'Referer when Origin is absent');
   assert.equal(await status({ Referer: 'http://evil.example/localhost' }), 403);
   assert.equal(await status({ Origin: 'http://evil.example', Referer: 'http://localhost/' }), 403, 'Origin wins over Referer');
+  // An absolute-form target's authority is what the request was sent to (RFC 9112 §3.2.2), not Host.
+  const absolute = await client.post('http://evil.example/act?sid=s', { form, headers: { Origin: 'http://localhost' } });
+  assert.equal(absolute.status, 403, 'absolute-form authority differs from Origin');
+  assert.equal((await client.post('http://localhost/act?sid=s', { form, headers: { Host: 'other', Origin: 'http://localhost' } })).status, 200);
+
+  const tls = guarded('https');
+  const viaProxy = async (headers: Record<string, string>) => (await tls.client.post('/act?sid=s', { form: { csrf_token: tls.token('s') }, headers })).status;
+  assert.equal(await viaProxy({ Host: 'device.local', Origin: 'https://device.local' }), 200, 'behind a TLS proxy: Host has no port');
+  assert.equal(await viaProxy({ Host: 'device.local:80', Origin: 'https://device.local' }), 403, 'https implies 443');
+  assert.equal(await viaProxy({ Host: 'device.local', Origin: 'http://device.local' }), 403, 'http origin on an https server');
 });
 
 // --- Throttle ----------------------------------------------------------------------------------------

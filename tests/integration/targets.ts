@@ -59,6 +59,8 @@ export interface TargetOptions {
   /** Server limits (both hosts apply them over the device defaults of modules/http/limits.ts). */
   limits?: Partial<Limits>;
   deviceName?: string;
+  /** Names the server answers to besides its address and localhost (XSDOT_HOSTS); default `device` (any port). */
+  hosts?: readonly string[];
 }
 
 const created: string[] = [];
@@ -79,6 +81,10 @@ export function startTarget(options: TargetOptions = {}): Promise<Target> {
   return TARGET === 'moddable' ? startModdable(dataDir, options) : startNode(dataDir, options);
 }
 
+function hostsOf(options: TargetOptions): readonly string[] {
+  return options.hosts ?? ['device'];
+}
+
 function setupCodeIn(output: string): string | undefined {
   return /setup code: ([0-9A-Z]{4}-[0-9A-Z]{4})/.exec(output)?.[1];
 }
@@ -97,7 +103,7 @@ async function startNode(dataDir: string, options: TargetOptions): Promise<Targe
   // The app reads its keys and password from the store when created: the runtime goes in first.
   installRuntime(runtime);
   const app = createApp({ deviceName: options.deviceName });
-  const running = await serve(app, { port: 0, host: '127.0.0.1', limits: options.limits, runtime });
+  const running = await serve(app, { port: 0, host: '127.0.0.1', limits: options.limits, runtime, hostNames: hostsOf(options) });
   output += `xsdot listening on ${running.url}\n`;
   return {
     kind: 'node',
@@ -123,6 +129,7 @@ async function startModdable(dataDir: string, options: TargetOptions, timeoutMs 
     XSDOT_PORT: '0',
     XSDOT_ADDRESS: '127.0.0.1',
     XSDOT_LIMITS: JSON.stringify(options.limits ?? {}),
+    XSDOT_HOSTS: hostsOf(options).join(','),
   };
   if (options.deviceName !== undefined) env.XSDOT_DEVICE_NAME = options.deviceName;
   else delete env.XSDOT_DEVICE_NAME;

@@ -17,6 +17,9 @@ export { parseResponse, RawClient, type RawResponse } from '../integration/clien
 /** Small limits so every timeout test runs in well under a second. */
 export const FAST: Partial<Limits> = { requestTimeout: 300, idleTimeout: 300, sendTimeout: 500 };
 
+/** Names the test servers answer to besides 127.0.0.1 and localhost on their port. */
+export const TEST_HOSTS: readonly string[] = Object.freeze(['t', 'test', 'example.test']);
+
 export interface LogLine {
   level: LogLevel;
   message: string;
@@ -33,7 +36,8 @@ export interface TestServer extends RunningServer {
 export async function startServer(app: App, limits: Partial<Limits> = {}, retryAfter?: number): Promise<TestServer> {
   const logs: LogLine[] = [];
   const runtime = createNodeRuntime({ store: new MemoryStore(), log: (level, message) => logs.push({ level, message }) });
-  const running = await serve(app, { port: 0, host: '127.0.0.1', limits: { ...FAST, ...limits }, runtime, retryAfter });
+  // The raw requests of these tests name the server `t`, `test` or `example.test` (any port).
+  const running = await serve(app, { port: 0, host: '127.0.0.1', limits: { ...FAST, ...limits }, runtime, retryAfter, hostNames: TEST_HOSTS });
   const clients: RawClient[] = [];
   return {
     ...running,
