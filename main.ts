@@ -215,9 +215,11 @@ export function createApp(options: LoginAppOptions = {}): App {
     const problem = newPasswordProblem(form.password, form.confirm);
     if (problem !== undefined) return passwordForm(session, failure(problem), 400);
     guess.succeeded();
-    passwords.set(user, form.password);
-    // Every token of the user minted before now stops verifying; this session gets a new one.
+    // Revocation first, then the password: a crash or a store failure between the two writes leaves
+    // the old password with every session ended (fail closed), never the new password with old sessions
+    // alive. Each write is atomic, and memory follows only what the store accepted.
     sessions.revokeAll(user);
+    passwords.set(user, form.password);
     session.regenerate();
     session.save();
     runtime().log('info', `xsdot: password of ${user} changed; other sessions revoked`);

@@ -34,6 +34,12 @@ export const DEFAULT_ITERATIONS = 3_000;
 /** Highest iteration count accepted (a corrupt or hostile record must not stall the device for hours). */
 export const MAX_ITERATIONS = 5_000_000;
 export const MIN_PASSWORD_LENGTH = 8;
+/**
+ * Longest password in characters (code points), when set and when checked: a longer guess is refused
+ * before PBKDF2, so at most 256 UTF-8 bytes (64 × 4) ever reach the hash — an HMAC key over 64 bytes is
+ * hashed again on each of the thousands of iterations on hosts with a native HMAC, and a 60 KB password
+ * cost ~7 logins' worth of CPU.
+ */
 export const MAX_PASSWORD_LENGTH = 64;
 const SALT_BYTES = 16;
 const HASH_BYTES = 32;
@@ -88,6 +94,12 @@ function codePoints(text: string): number {
   return count;
 }
 
+/** True when `password` is longer than any password can be (checked before counting, so a huge one is cheap). */
+function tooLong(password: string): boolean {
+  // A code point is one or two UTF-16 units: over 2 × the limit in units is over the limit in characters.
+  return password.length > MAX_PASSWORD_LENGTH && (password.length > 2 * MAX_PASSWORD_LENGTH || codePoints(password) > MAX_PASSWORD_LENGTH);
+}
+
 /** Why `password` cannot be used (a sentence to show the user), or undefined when it is acceptable. */
 export function passwordProblem(password: string): string | undefined {
   const length = codePoints(password);
@@ -128,7 +140,9 @@ function checkIterations(iterations: number): void {
   }
 }
 
+/** False at once for a password over MAX_PASSWORD_LENGTH: it was never settable, and hashing it costs more. */
 function matches(password: string, record: ParsedRecord): boolean {
+  if (tooLong(password)) return false;
   const hash = pbkdf2Sha256(runtime().utf8Encode(password), record.salt, record.iterations, record.hash.length);
   return constantTimeEqual(hash, record.hash);
 }
@@ -177,6 +191,7 @@ export class PasswordStore {
   verify(user: string, password: string): boolean {
     const record = parseRecord(this.#read(user));
     if (record !== undefined) return matches(password, record);
+    if (tooLong(password)) return false;
     pbkdf2Sha256(runtime().utf8Encode(password), new Uint8Array(SALT_BYTES), this.iterations);
     return false;
   }

@@ -12,20 +12,31 @@ export const KEYS_STORE_KEY = 'xsdot.keys';
 export const DEFAULT_KEEP_KEYS = 2;
 
 /**
- * Decodes a secret given as text (configuration, or XSDOT_SECRET_KEY on Node): hex (64+ digits) or
- * base64url (43+ characters). Throws an error naming the problem, never echoing the secret.
+ * Decodes a secret given as text (configuration, or XSDOT_SECRET_KEY on Node). One rule, no guessing:
+ * `hex:` then an even number of hex digits, or `base64url:` then unpadded base64url (RFC 4648 §5),
+ * either giving at least MIN_KEY_BYTES (32) bytes — `hex:` and 64 digits (`openssl rand -hex 32`), or
+ * `base64url:` and 43 characters. Throws an Error saying which rule failed, never echoing the secret.
  */
 export function parseSecret(text: string): Uint8Array {
   const trimmed = text.trim();
+  const colon = trimmed.indexOf(':');
+  const scheme = colon < 0 ? '' : trimmed.slice(0, colon);
+  const value = trimmed.slice(colon + 1);
   let bytes: Uint8Array | undefined;
-  if (/^[0-9a-fA-F]+$/.test(trimmed) && trimmed.length % 2 === 0 && trimmed.length >= MIN_KEY_BYTES * 2) {
-    bytes = new Uint8Array(trimmed.length / 2);
-    for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(trimmed.slice(i * 2, i * 2 + 2), 16);
+  if (scheme === 'hex') {
+    if (!/^[0-9a-fA-F]*$/.test(value)) throw new Error('xsdot: the secret key after "hex:" has a character that is not a hex digit');
+    if (value.length % 2 !== 0) throw new Error(`xsdot: the secret key after "hex:" has an odd number of digits (${value.length})`);
+    bytes = new Uint8Array(value.length / 2);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(value.slice(i * 2, i * 2 + 2), 16);
+  } else if (scheme === 'base64url') {
+    bytes = /^[A-Za-z0-9_-]*$/.test(value) ? base64urlDecode(value) : undefined;
+    if (bytes === undefined) throw new Error('xsdot: the secret key after "base64url:" is not unpadded base64url (A-Z a-z 0-9 - _)');
   } else {
-    bytes = base64urlDecode(trimmed);
+    throw new Error(`xsdot: the secret key must start with "hex:" (${MIN_KEY_BYTES * 2}+ hex digits) or "base64url:" (${Math.ceil(MIN_KEY_BYTES * 4 / 3)}+ characters)`);
   }
-  if (bytes === undefined) throw new Error('xsdot: the secret key must be hex or base64url (unpadded)');
-  if (bytes.length < MIN_KEY_BYTES) throw new Error(`xsdot: the secret key is ${bytes.length} bytes; at least ${MIN_KEY_BYTES} are needed`);
+  if (bytes.length < MIN_KEY_BYTES) {
+    throw new Error(`xsdot: the secret key after "${scheme}:" gives ${bytes.length} bytes; at least ${MIN_KEY_BYTES} are needed`);
+  }
   return bytes;
 }
 

@@ -6,9 +6,9 @@
  *     app.get('/me', withSession((req, session) => session.get('user') ?? abort(401)));
  *
  * The session lives in an HS256 JWT cookie: no server-side table. On top of microdot it has expiry
- * (absolute and idle, with bounded re-issue), key rotation, revocation of every session of a user
- * through a per-user generation counter in the key store, and boot binding for devices whose clock
- * was never set. Any token that fails a check is treated as no session; nothing reaches the client.
+ * (absolute and idle, with bounded re-issue), key rotation, logout that ends the session for good and
+ * revocation of every session of a user (one bounded record in the key store: revocation.ts), and boot
+ * binding for devices whose clock was never set. Any token that fails a check is treated as no session; nothing reaches the client.
  */
 import { runtime } from '../runtime';
 import { base64urlEncode } from '../crypto/base64url';
@@ -18,6 +18,7 @@ import type { Request } from '../http/request';
 import type { HandlerResult, Response } from '../http/response';
 import { DEFAULT_LEEWAY, DEFAULT_MAX_LENGTH, KeyRing, signToken, verifyToken, type JwtKey, type JwtPayload, type VerifyFailure } from './jwt';
 import { loadStoredKeys } from './keys';
+import { Revocations, userHash } from './revocation';
 
 export interface SessionOptions {
   /** Signing keys, the first signs. Default: created on first start and kept in the host key store. */
@@ -35,8 +36,13 @@ export interface SessionOptions {
   maxTokenLength?: number;
   /** Clock skew tolerated, in seconds (default 5). */
   leeway?: number;
-  /** The session key naming the user, for `revokeAll` (default "user", as microdot apps use). */
+  /** The session key naming the user, for `revokeAll` and logout (default "user", as microdot apps use). */
   userKey?: string;
+  /**
+   * Session ids a logout revokes and remembers until they expire (default 16, at most 64; revocation.ts).
+   * When they are all taken, a logout ends every session of its user instead.
+   */
+  maxRevokedSessions?: number;
   /**
    * Accept tokens without `iat`/`exp`, as microdot and PyJWT mint them (default false: they never
    * expire and cannot be revoked, so accept them only while migrating).
@@ -46,7 +52,8 @@ export interface SessionOptions {
 
 /** Claims xsdot writes next to the session data; `set()` refuses them as keys. */
 const RESERVED: readonly string[] = Object.freeze(['sid', 'iat', 'exp', 'nbf', 'gen', 'bid']);
-const GENERATION_CACHE = 16;
+/** Users whose record key (a SHA-256) is kept, so a request does not hash its user name. */
+const USER_HASH_CACHE = 16;
 
 export type SessionValue = string | number | boolean | null | SessionValue[] | { [key: string]: SessionValue };
 
@@ -117,9 +124,14 @@ export class SessionData {
     this.#changed();
   }
 
-  /** `delete(key)` removes one value; `delete()` with no key ends the session (microdot's `session.delete()`). */
+  /**
+   * `delete(key)` removes one value; `delete()` with no key ends the session (microdot's `session.delete()`):
+   * a signed-in session read from a token is revoked in the key store too, so a copy of its cookie stops
+   * working (throws, changing nothing, when the store refuses the write).
+   */
   delete(key?: string): void {
     if (key === undefined) {
+      this.#owner.end(this);
       this.#data.clear();
       this.#deleted = true;
       this.token = undefined;
@@ -191,7 +203,9 @@ export class Session {
   readonly #cookie: CookieOptions;
   /** Identifies this boot: tokens minted on an unset clock are valid only in the boot that made them. */
   readonly #bootId: string;
-  readonly #generations = new Map<string, number>();
+  readonly #revocations: Revocations;
+  /** User name → its record key, least recently used first. */
+  readonly #userHashes = new Map<string, string>();
 
   constructor(app: App | undefined, options: SessionOptions = {}) {
     this.#options = options;
@@ -204,6 +218,7 @@ export class Session {
     this.#cookie = { path: '/', httpOnly: true, sameSite: options.sameSite ?? 'Lax', secure: options.secure ?? false };
     this.keyRing = new KeyRing(options.keys ?? loadStoredKeys());
     this.#bootId = base64urlEncode(runtime().randomBytes(6));
+    this.#revocations = new Revocations({ maxSessions: options.maxRevokedSessions, now: this.#now(), trustedClock: runtime().wallClockTrusted() });
     if (app !== undefined) (sessionsByApp ??= new WeakMap()).set(app, this);
   }
 
@@ -233,7 +248,7 @@ export class Session {
     payload.sid = data.sid;
     const user = payload[this.#userKey];
     if (typeof user === 'string') {
-      const gen = this.#generation(user);
+      const gen = this.#revocations.generation(this.#hashOf(user));
       if (gen > 0) payload.gen = gen;
     }
     if (!runtime().wallClockTrusted()) payload.bid = this.#bootId;
@@ -247,11 +262,19 @@ export class Session {
     return token;
   }
 
-  /** Ends every session of `user` (logout everywhere, password change): older tokens stop verifying. */
+  /**
+   * Ends every session of `user` (logout everywhere, password change): older tokens stop verifying. One
+   * store write; throws, changing nothing, when the store refuses it.
+   */
   revokeAll(user: string): void {
-    const next = this.#generation(user) + 1;
-    runtime().store.set(generationKey(user), String(next));
-    this.#remember(user, next);
+    this.#revocations.revokeUser(this.#hashOf(user), this.#now());
+  }
+
+  /** @internal Revokes the signed-in session `data` read from a token (logout); nothing for other sessions. */
+  end(data: SessionData): void {
+    const user = data.get(this.#userKey);
+    if (data.isNew || typeof user !== 'string') return;
+    this.#revocations.revokeSession(data.sid, data.expires as number, this.#hashOf(user), this.#now());
   }
 
   /** Seconds on the session clock: wall time when trusted, else time since boot. */
@@ -280,13 +303,18 @@ export class Session {
     }
     if (gen !== undefined && !(typeof gen === 'number' && Number.isInteger(gen) && gen > 0)) return this.#fresh('claims');
     // A token minted on an unset clock counts time from its boot: it is void after a reboot.
-    if (runtime().wallClockTrusted() ? bid !== undefined : bid !== this.#bootId) return this.#fresh('boot');
+    const trusted = runtime().wallClockTrusted();
+    if (trusted ? bid !== undefined : bid !== this.#bootId) return this.#fresh('boot');
     if (typeof iat === 'number') {
       if (iat > now + leeway) return this.#fresh('claims');
       if (this.idleTimeout > 0 && now - iat > this.idleTimeout + leeway) return this.#fresh('idle');
     }
+    // Minted before the revocation record's not-before time (it was lost or full: fail closed). A token
+    // is re-issued only once accepted, so an older one can never have a later iat.
+    if (trusted && typeof iat === 'number' && iat < this.#revocations.notBefore) return this.#fresh('revoked');
     const user = claims[this.#userKey];
-    if (typeof user === 'string' && ((gen as number | undefined) ?? 0) < this.#generation(user)) return this.#fresh('revoked');
+    if (typeof user === 'string' && ((gen as number | undefined) ?? 0) < this.#revocations.generation(this.#hashOf(user))) return this.#fresh('revoked');
+    if (typeof sid === 'string' && this.#revocations.isRevoked(sid)) return this.#fresh('revoked');
 
     const data: JwtPayload = {};
     for (const key of Object.keys(claims)) if (!RESERVED.includes(key)) data[key] = claims[key];
@@ -314,20 +342,14 @@ export class Session {
     return undefined;
   }
 
-  #generation(user: string): number {
-    const cached = this.#generations.get(user);
-    if (cached !== undefined) return cached;
-    const stored = Number(runtime().store.get(generationKey(user)) ?? 0);
-    const gen = Number.isInteger(stored) && stored > 0 ? stored : 0;
-    this.#remember(user, gen);
-    return gen;
-  }
-
-  #remember(user: string, gen: number): void {
-    this.#generations.delete(user);
-    // Bounded: drop the least recently used user first.
-    if (this.#generations.size >= GENERATION_CACHE) this.#generations.delete(this.#generations.keys().next().value as string);
-    this.#generations.set(user, gen);
+  #hashOf(user: string): string {
+    let hash = this.#userHashes.get(user);
+    if (hash === undefined) {
+      hash = userHash(user);
+      if (this.#userHashes.size >= USER_HASH_CACHE) this.#userHashes.delete(this.#userHashes.keys().next().value as string);
+      this.#userHashes.set(user, hash);
+    }
+    return hash;
   }
 }
 
@@ -351,13 +373,6 @@ function varies(vary: string): boolean {
     if (name === 'cookie' || name === '*') return true;
   }
   return false;
-}
-
-/** Store key of a user's generation: short (NVS keys ≤ 15 chars) and free of the user's characters. */
-function generationKey(user: string): string {
-  const hash = runtime().crypto.createSha256();
-  hash.update(runtime().utf8Encode(user));
-  return 'g.' + base64urlEncode(hash.digest()).slice(0, 12);
 }
 
 /**

@@ -1,7 +1,7 @@
 import '../support/install-host';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runtime } from '../../modules/runtime';
+import { installRuntime, runtime } from '../../modules/runtime';
 import { App } from '../../modules/http/index';
 import { TestClient } from '../../modules/http/testclient';
 import { base64urlDecode, base64urlEncode as encode } from '../../modules/crypto/base64url';
@@ -108,6 +108,37 @@ test('PasswordStore: records under pw.<user> (NVS-sized keys), verify in constan
   store.values.set('pw.admin', 'corrupt');
   assert.equal(passwords.has('admin'), false, 'a corrupt record counts as no password');
   assert.throws(() => new PasswordStore({ iterations: 0 }), RangeError);
+});
+
+test('a password over 64 characters is refused before PBKDF2 (the issue-12 60 KB password costs nothing)', () => {
+  const store = memoryStore();
+  const passwords = new PasswordStore({ iterations: 50, store });
+  passwords.set('admin', 'a'.repeat(64));
+  const host = runtime();
+  let hashes = 0;
+  const counting = Object.create(host.crypto) as typeof host.crypto;
+  counting.createSha256 = () => { hashes++; return host.crypto.createSha256(); };
+  if (host.crypto.hmacSha256 !== undefined) counting.hmacSha256 = (key, data) => { hashes++; return (host.crypto.hmacSha256 as NonNullable<typeof host.crypto.hmacSha256>)(key, data); };
+  const shim = Object.create(host) as typeof host;
+  Object.defineProperty(shim, 'crypto', { value: counting });
+  installRuntime(shim);
+  try {
+    const cost = (user: string, password: string) => {
+      hashes = 0;
+      const ok = passwords.verify(user, password);
+      return { ok, hashes };
+    };
+    assert.deepEqual(cost('admin', 'a'.repeat(64)), { ok: true, hashes: cost('admin', 'a'.repeat(64)).hashes });
+    assert.ok(cost('admin', 'a'.repeat(64)).hashes >= 50, 'a normal check runs PBKDF2');
+    for (const guess of ['a'.repeat(60 * 1024), 'a'.repeat(65), '🔑'.repeat(65), 'a'.repeat(129)]) {
+      assert.deepEqual(cost('admin', guess), { ok: false, hashes: 0 }, `${guess.length} units`);
+      assert.deepEqual(cost('nobody', guess), { ok: false, hashes: 0 }, 'unknown user too');
+      assert.equal(verifyPassword(guess, store.values.get('pw.admin') ?? ''), false);
+    }
+    assert.ok(cost('admin', '🔑'.repeat(64)).hashes >= 50, '64 emoji are 64 characters: checked');
+  } finally {
+    installRuntime(host);
+  }
 });
 
 // --- CSRF -------------------------------------------------------------------------------------------

@@ -25,14 +25,14 @@ interface Device {
   advance(seconds: number): void;
   /** A browser on its own address (default one shared address) with its own cookie jar. */
   browser(address?: string): Browser;
-  /** The same device after a reboot (same store). */
+  /** The same device after a reboot (same store, the wall clock goes on). */
   reboot(): Device;
 }
 
 /** Boots the app on the installed runtime, with a clock the test moves, a captured log and an in-memory store. */
-function boot(options: LoginAppOptions = {}, store = new Map<string, string>(), extra: Partial<Runtime> = {}): Device {
+function boot(options: LoginAppOptions = {}, store = new Map<string, string>(), extra: Partial<Runtime> = {}, wall = 1_800_000_000_000): Device {
   const logs: string[] = [];
-  const clock = { wall: 1_800_000_000_000, boot: 5_000 };
+  const clock = { wall, boot: 5_000 };
   const shim = Object.create(base) as Runtime;
   Object.assign(shim, {
     now: () => clock.wall,
@@ -52,7 +52,7 @@ function boot(options: LoginAppOptions = {}, store = new Map<string, string>(), 
       clock.boot += seconds * 1000;
     },
     browser: (address = '192.0.2.10') => new Browser(app, address),
-    reboot: () => boot(options, store, extra),
+    reboot: () => boot(options, store, extra, clock.wall),
   };
 }
 
@@ -62,7 +62,8 @@ class Browser {
   token = '';
 
   constructor(app: App, address: string) {
-    this.client = new TestClient(app, { clientAddress: address });
+    // The device's allow-list, as a host's serve() gives it: TestClient sends `Host: localhost`.
+    this.client = new TestClient(app, { clientAddress: address, allowedHosts: ['localhost'] });
   }
 
   async get(path: string): Promise<TestResponse> {
@@ -504,4 +505,153 @@ test('idle sessions end; the login page then starts a new anonymous session', as
   assert.equal((await browser.get('/')).headers.get('location'), '/login');
   assert.equal((await browser.get('/login')).status, 200);
   assert.equal((await browser.post('/login', { username: 'admin', password: PASSWORD })).status, 303);
+});
+
+// --- Issue 12: DNS rebinding, logout, atomic password change ------------------------------------------------
+
+test('DNS rebinding: /login, /setup and /logout naming another host get 421 and no session; the device name works', async () => {
+  const device = boot();
+  const rebound = device.browser('192.0.2.77');
+  const evil = { Host: 'attacker.example', Origin: 'http://attacker.example' };
+  await rebound.get('/setup');
+  const setup = await rebound.client.post('/setup', { form: { csrf_token: rebound.token, code: device.code ?? '', password: PASSWORD, confirm: PASSWORD }, headers: evil });
+  assert.equal(setup.status, 421);
+  assertSecurityHeaders(setup, '421 page');
+  assert.match(setup.text, /does not answer to that host name/);
+  assert.equal((await rebound.post('/setup', { code: device.code ?? '', password: PASSWORD, confirm: PASSWORD })).status, 303, 'the same form via localhost');
+  await rebound.get('/login');
+  for (const path of ['/login', '/logout']) {
+    const answer = await rebound.client.post(path, { form: { csrf_token: rebound.token, username: 'admin', password: PASSWORD }, headers: evil });
+    assert.equal(answer.status, 421, path);
+    assert.equal(answer.headers.get('set-cookie'), undefined, `${path}: no session`);
+  }
+  assert.equal((await rebound.client.get('/api/me', { headers: { Host: 'attacker.example' } })).status, 421);
+});
+
+test('logout ends the session: a copied cookie replayed afterwards is 401, never re-issued, also after a reboot', async () => {
+  const device = await setUp();
+  const phone = device.browser('192.0.2.20');
+  const laptop = device.browser('192.0.2.21');
+  await signIn(phone);
+  await signIn(laptop);
+  const copy = phone.client.cookies.get('session') ?? '';
+  await phone.get('/');
+  assert.equal((await phone.post('/logout', {})).status, 303);
+  const replay = async (target: Device) => {
+    const thief = new TestClient(target.app, { clientAddress: '192.0.2.66', allowedHosts: ['localhost'] });
+    const answer = await thief.get('/api/me', { headers: { Cookie: `session=${copy}` } });
+    assert.equal(answer.status, 401);
+    assert.ok(!(answer.headers.get('set-cookie') ?? '').includes(copy.slice(0, 20)), 'no refreshed token');
+    return answer;
+  };
+  await replay(device);
+  device.advance(20 * 60); // past half the idle window: a live token would be re-issued now
+  await replay(device);
+  assert.equal((await laptop.get('/api/me')).status, 200, 'the other session of the same user lives on');
+  const stored = device.store.get('xsdot.rev') ?? '';
+  assert.match(stored, /^v1\|\d+\|\|[\w-]+@\d+$/, 'one sid in the record, no generation raised');
+  await replay(device.reboot());
+});
+
+test('logout: anonymous sessions write nothing; a full list ends every session of the user; expired ids make room', async () => {
+  const device = await setUp({ session: { keys: [{ kid: 'k1', key: KEY }], maxRevokedSessions: 2 } });
+  const writes = () => device.store.get('xsdot.rev');
+  const before = writes();
+  const anonymous = device.browser('192.0.2.50');
+  await anonymous.get('/login');
+  assert.equal((await anonymous.post('/logout', {})).status, 303);
+  assert.equal(writes(), before, 'an anonymous session is not recorded');
+
+  const browsers = [0, 1, 2, 3].map((i) => device.browser(`192.0.2.${60 + i}`));
+  for (const browser of browsers) assert.equal((await signIn(browser)).status, 303);
+  for (const browser of browsers.slice(0, 2)) {
+    await browser.get('/');
+    await browser.post('/logout', {});
+  }
+  assert.equal((await browsers[3].get('/api/me')).status, 200, 'two logouts fit the list');
+  await browsers[2].get('/');
+  await browsers[2].post('/logout', {});
+  assert.equal((await browsers[3].get('/api/me')).status, 401, 'the third logout found the list full: every session of admin ended');
+  assert.match(writes() ?? '', /\|[\w-]{12}=1\|/, 'the generation was raised');
+
+  device.advance(8 * 3600 + 60); // every listed id has expired
+  const late = device.browser('192.0.2.70');
+  assert.equal((await signIn(late)).status, 303);
+  await late.get('/');
+  await late.post('/logout', {});
+  assert.equal((writes() ?? '').split('@').length - 1, 1, 'expired ids were dropped, the new one listed');
+});
+
+/** A store over `values` whose set() of a key matching `failOn` throws, as a full or broken flash would. */
+function failingStore(values: Map<string, string>, failOn: RegExp) {
+  return {
+    get: (key: string) => values.get(key),
+    set: (key: string, value: string) => {
+      if (failOn.test(key)) throw new Error(`store refused ${key}`);
+      values.set(key, value);
+    },
+    delete: (key: string) => void values.delete(key),
+  };
+}
+
+test('password change fails closed: the password write fails (or the device dies) after the revocation → old password, no session', async () => {
+  const device = await setUp();
+  const phone = device.browser('192.0.2.20');
+  const laptop = device.browser('192.0.2.21');
+  await signIn(phone);
+  await signIn(laptop);
+  await phone.get('/settings/password');
+  // Same store contents, but every password write now fails (the process "dies" there).
+  const broken = boot({}, device.store, { store: failingStore(device.store, /^pw\./) });
+  const phoneOnBroken = new TestClient(broken.app, { clientAddress: '192.0.2.20', allowedHosts: ['localhost'] });
+  for (const [name, value] of phone.client.cookies) phoneOnBroken.cookies.set(name, value);
+  const changed = await phoneOnBroken.post('/settings/password', { form: { csrf_token: phone.token, old_password: PASSWORD, password: 'new secret phrase', confirm: 'new secret phrase' }, headers: ORIGIN });
+  assert.equal(changed.status, 500);
+  assert.ok(broken.logs.some((line) => /store refused pw\.admin/.test(line)), 'the failure is logged');
+  // Memory follows the store: the old password still works and the new one does not, before and after a reboot.
+  for (const target of [broken, device.reboot()]) {
+    assert.equal((await signIn(target.browser('192.0.2.80'), 'new secret phrase')).status, 401);
+    assert.equal((await signIn(target.browser('192.0.2.81'), PASSWORD)).status, 303);
+    const copy = new TestClient(target.app, { allowedHosts: ['localhost'] });
+    for (const browser of [phone, laptop]) {
+      assert.equal((await copy.get('/api/me', { headers: { Cookie: `session=${browser.client.cookies.get('session')}` } })).status, 401, 'every old session ended');
+    }
+  }
+});
+
+test('password change: a refused revocation write changes nothing (500; same password, same sessions)', async () => {
+  const device = await setUp();
+  const phone = device.browser('192.0.2.20');
+  const laptop = device.browser('192.0.2.21');
+  await signIn(phone);
+  await signIn(laptop);
+  await phone.get('/settings/password');
+  const broken = boot({}, device.store, { store: failingStore(device.store, /^xsdot\.rev$/) });
+  const phoneOnBroken = new TestClient(broken.app, { clientAddress: '192.0.2.20', allowedHosts: ['localhost'] });
+  for (const [name, value] of phone.client.cookies) phoneOnBroken.cookies.set(name, value);
+  const changed = await phoneOnBroken.post('/settings/password', { form: { csrf_token: phone.token, old_password: PASSWORD, password: 'new secret phrase', confirm: 'new secret phrase' }, headers: ORIGIN });
+  assert.equal(changed.status, 500);
+  assert.equal((await signIn(broken.browser('192.0.2.80'), 'new secret phrase')).status, 401);
+  assert.equal((await laptop.get('/api/me')).status, 200, 'nothing was revoked either');
+});
+
+test('a missing or corrupt revocation record revokes every session minted before it was noticed', async () => {
+  for (const damage of [(store: Map<string, string>) => store.delete('xsdot.rev'), (store: Map<string, string>) => store.set('xsdot.rev', 'v1|x||')]) {
+    const device = await setUp();
+    const phone = device.browser('192.0.2.20');
+    await signIn(phone);
+    const laptop = device.browser('192.0.2.21');
+    await signIn(laptop);
+    await laptop.get('/');
+    await laptop.post('/logout', {}); // revoked by the list…
+    const laptopCopy = device.store.get('xsdot.rev');
+    assert.ok(laptopCopy?.includes('@'));
+    damage(device.store);            // …which is then lost
+    device.advance(1);
+    const rebooted = device.reboot();
+    assert.match(device.store.get('xsdot.rev') ?? '', new RegExp(`^v1\\|${Math.floor(device.clock.wall / 1000)}\\|\\|$`), 'recreated: not before now');
+    const copy = new TestClient(rebooted.app, { allowedHosts: ['localhost'] });
+    assert.equal((await copy.get('/api/me', { headers: { Cookie: `session=${phone.client.cookies.get('session')}` } })).status, 401);
+    assert.equal((await signIn(rebooted.browser('192.0.2.30'))).status, 303, 'new logins work');
+  }
 });

@@ -320,12 +320,23 @@ test('keys: created once in the store, rotated with the old key kept for verifyi
   assert.equal((await new TestClient(app).get('/me', { headers: { Cookie: `session=${oldToken}` } })).status, 401, 'a key rotated out of the ring no longer verifies');
 });
 
-test('parseSecret accepts hex and base64url of 32+ bytes and refuses the rest without echoing it', () => {
+test('parseSecret: "hex:" or "base64url:" and 32+ bytes, one rule; each refusal says which, never echoing the secret', () => {
   const bytes = new Uint8Array(32).map((_, i) => i);
   const hex = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
-  assert.deepEqual(parseSecret(hex), bytes);
-  assert.deepEqual(parseSecret(base64urlEncode(bytes)), bytes);
-  assert.throws(() => parseSecret('abcd'), /at least 32/);
-  assert.throws(() => parseSecret('not base64!'), (error: Error) => /hex or base64url/.test(error.message) && !error.message.includes('not base64'));
+  assert.deepEqual(parseSecret(`hex:${hex}`), bytes);
+  assert.deepEqual(parseSecret(`hex:${hex.toUpperCase()}`), bytes);
+  assert.deepEqual(parseSecret(` base64url:${base64urlEncode(bytes)}\n`), bytes);
+  const refuses = (text: string, message: RegExp) => assert.throws(() => parseSecret(text), (error: Error) => message.test(error.message) && !error.message.includes(text.slice(-20)), text);
+  // The issue's input: 44–63 hex digits were silently read as base64url (22–31 bytes passed the 32-byte rule).
+  for (let digits = 44; digits < 64; digits++) refuses('ab'.repeat(32).slice(0, digits), /must start with "hex:" \(64\+ hex digits\) or "base64url:" \(43\+ characters\)/);
+  refuses(hex, /must start with/);
+  refuses(base64urlEncode(bytes), /must start with/);
+  refuses(`hex:${hex.slice(0, 62)}`, /after "hex:" gives 31 bytes; at least 32/);
+  refuses(`hex:${hex.slice(0, 63)}`, /odd number of digits \(63\)/);
+  refuses(`hex:${hex.slice(0, 62)}zz`, /not a hex digit/);
+  refuses(`base64url:${base64urlEncode(bytes.subarray(0, 31))}`, /after "base64url:" gives 31 bytes/);
+  refuses(`base64url:${base64urlEncode(bytes)}=`, /not unpadded base64url/);
+  refuses(`base64url:${hex}+/`, /not unpadded base64url/);
+  refuses('HEX:' + hex, /must start with/);
   assert.throws(() => new Session(undefined, { keys: [{ key: new Uint8Array(16) }] }), /at least 32 bytes/);
 });

@@ -51,7 +51,7 @@ test('npm start: prints the setup code once, serves the app, keeps its state 060
 });
 
 test('npm start: XSDOT_SECRET_KEY sets the session key; a bad one stops start-up without echoing it', async () => {
-  const key = 'ab'.repeat(32);
+  const key = `hex:${'ab'.repeat(32)}`;
   const dir = newDataDir();
   dirs.push(dir);
   const first = await start(dir, { XSDOT_SECRET_KEY: key });
@@ -68,7 +68,7 @@ test('npm start: XSDOT_SECRET_KEY sets the session key; a bad one stops start-up
   for (const [name, value] of browser.cookies) copy.cookies.set(name, value);
   assert.equal((await copy.get('/api/me')).status, 200);
   await sameKey.stop();
-  const otherKey = await start(dir, { XSDOT_SECRET_KEY: 'cd'.repeat(32) });
+  const otherKey = await start(dir, { XSDOT_SECRET_KEY: `base64url:${Buffer.alloc(32, 0xcd).toString('base64url')}` });
   const stale = new Browser(otherKey.url);
   for (const [name, value] of browser.cookies) stale.cookies.set(name, value);
   assert.equal((await stale.get('/api/me')).status, 401);
@@ -79,6 +79,14 @@ test('npm start: XSDOT_SECRET_KEY sets the session key; a bad one stops start-up
     timeout: 30_000,
   });
   assert.equal(bad.status, 2);
-  assert.match(bad.stderr, /XSDOT_SECRET_KEY/);
+  assert.match(bad.stderr, /XSDOT_SECRET_KEY: xsdot: the secret key must start with "hex:"/);
   assert.ok(!bad.stderr.includes('short-secret-value'));
+  // 62 hex digits: once misread as base64url; now refused, saying why.
+  const short = spawnSync(process.execPath, ['--import', 'tsx', 'hosts/node/start.ts'], {
+    env: { ...process.env, PORT: '0', XSDOT_DATA_DIR: dir, XSDOT_SECRET_KEY: `hex:${'ab'.repeat(31)}` },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  assert.equal(short.status, 2);
+  assert.match(short.stderr, /gives 31 bytes; at least 32 are needed/);
 });
