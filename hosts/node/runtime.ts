@@ -1,7 +1,7 @@
 /** The Node.js runtime for xsdot's core: clock, timers, CSPRNG, node:crypto digests, a file key store. */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { CryptoProvider, KeyValueStore, LogLevel, Runtime } from '../../modules/runtime';
 
 export const nodeCryptoProvider: CryptoProvider = {
@@ -27,40 +27,94 @@ export class MemoryStore implements KeyValueStore {
 }
 
 /**
- * A JSON file of key/value pairs, written atomically (temp file + rename) with mode 0600,
- * because it holds secrets (session keys, password hashes).
+ * A JSON file of key/value pairs holding secrets (session keys, password hashes), written so that no
+ * crash, power cut or other local user can leave it half-written or swap it:
+ * - each write goes to a new temporary file in the same directory, created exclusively (O_EXCL, never
+ *   following a link) with mode 0600 and a random name, fsynced, renamed over the store, and then the
+ *   directory is fsynced, so the rename itself survives a power cut;
+ * - the store file must not be a symbolic link nor belong to another user, or the store refuses to open;
+ * - memory changes only once the new file is in place (a failed write throws and changes nothing).
  */
 export class FileStore implements KeyValueStore {
   readonly #path: string;
-  readonly #values: Map<string, string>;
+  #values: Map<string, string>;
 
   constructor(path: string) {
-    this.#path = path;
+    this.#path = resolve(path);
     let parsed: Record<string, string> = {};
     try {
-      parsed = JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>;
+      const info = lstatSync(this.#path);
+      if (info.isSymbolicLink()) throw new Error('it is a symbolic link');
+      if (!info.isFile()) throw new Error('it is not a regular file');
+      if (typeof process.getuid === 'function' && info.uid !== process.getuid()) throw new Error('it belongs to another user');
+      const fd = openSync(this.#path, constants.O_RDONLY | constants.O_NOFOLLOW);
+      try {
+        parsed = JSON.parse(readFileSync(fd, 'utf8')) as Record<string, string>;
+      } finally {
+        closeSync(fd);
+      }
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`xsdot: cannot read store ${path}: ${(error as Error).message}`);
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`xsdot: refusing the store ${this.#path}: ${(error as Error).message}`);
     }
     this.#values = new Map(Object.entries(parsed).filter(([, v]) => typeof v === 'string'));
   }
 
   get(key: string): string | undefined { return this.#values.get(key); }
-  set(key: string, value: string): void { this.#values.set(key, value); this.#flush(); }
-  delete(key: string): void { if (this.#values.delete(key)) this.#flush(); }
 
-  #flush(): void {
-    const temp = `${this.#path}.tmp`;
-    writeFileSync(temp, JSON.stringify(Object.fromEntries(this.#values)), { mode: 0o600 });
-    chmodSync(temp, 0o600);
-    renameSync(temp, this.#path);
+  set(key: string, value: string): void {
+    const next = new Map(this.#values);
+    next.set(key, value);
+    this.#write(next);
+  }
+
+  delete(key: string): void {
+    if (!this.#values.has(key)) return;
+    const next = new Map(this.#values);
+    next.delete(key);
+    this.#write(next);
+  }
+
+  #write(values: Map<string, string>): void {
+    const dir = dirname(this.#path);
+    const temp = join(dir, `${basename(this.#path)}.${randomBytes(8).toString('hex')}.tmp`);
+    const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    try {
+      try {
+        writeSync(fd, JSON.stringify(Object.fromEntries(values)));
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(temp, this.#path);
+    } catch (error) {
+      try { unlinkSync(temp); } catch { /* already renamed or gone */ }
+      throw error;
+    }
+    this.#values = values;
+    const dirFd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
   }
 }
 
-/** The directory where the Node host keeps its state: XSDOT_DATA_DIR, else the working directory. */
+/**
+ * The directory where the Node host keeps its state: XSDOT_DATA_DIR, else `.xsdot` in the working
+ * directory. Created with mode 0700; an existing one must belong to this user and not be writable by
+ * others (else another local user could replace the key file), or this throws saying so.
+ */
 export function dataDir(): string {
-  const dir = process.env.XSDOT_DATA_DIR || process.cwd();
-  mkdirSync(dir, { recursive: true });
+  const dir = resolve(process.env.XSDOT_DATA_DIR || '.xsdot');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const info = statSync(dir);
+  if (typeof process.getuid === 'function' && info.uid !== process.getuid()) {
+    throw new Error(`xsdot: the data directory ${dir} belongs to another user`);
+  }
+  if ((info.mode & 0o022) !== 0) {
+    throw new Error(`xsdot: the data directory ${dir} is writable by other users (mode ${(info.mode & 0o777).toString(8)}): chmod 700 it`);
+  }
   return dir;
 }
 

@@ -2,8 +2,8 @@
  * `npm start`: the device login app on Node, at http://127.0.0.1:8080 unless HOST / PORT say otherwise
  * (PORT=0 picks a free port; the "listening on" line names it).
  *
- * State (session keys, the password hash) lives in `$XSDOT_DATA_DIR/.sesskey` (default: the working
- * directory). XSDOT_SECRET_KEY (`hex:` and 64+ hex digits, or `base64url:` and 43+ characters) sets the session signing key instead of
+ * State (session keys, the password hash) lives in `$XSDOT_DATA_DIR/.sesskey` (default: `.xsdot/` in the
+ * working directory, created 0700). XSDOT_SECRET_KEY (`hex:` and 64+ hex digits, or `base64url:` and 43+ characters) sets the session signing key instead of
  * the stored one. XSDOT_DEVICE_NAME names the device (default: the host name). XSDOT_HOSTS (comma-separated
  * `name` or `name:port`) adds names the server answers to besides its listening address's (a Host naming
  * anything else gets 421). On first start the setup code is printed on stdout.
