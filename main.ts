@@ -8,15 +8,17 @@
  *   other session of the user ends), POST /logout, and /api/me (JSON for scripts; 401 when signed out).
  * - Passwords: PBKDF2-HMAC-SHA256 in the host key store. CSRF: same-origin check plus a session-bound
  *   token in every form. Guesses (password, setup code, current password) are throttled per client
- *   address. Security headers on every response. See modules/auth for each part.
+ *   address and all together, except for browsers proving an earlier login with a device cookie (each
+ *   throttled on its own, so a flood from many addresses cannot lock the admin out). Security headers on
+ *   every response. See modules/auth for each part.
  *
  * Runtime-agnostic: the host installs its runtime first (the Session reads its keys from the store).
  */
 import { App, HttpError, Response, statusText, type HandlerResult, type Request } from './modules/http/index';
 import { Session, withSession, type SessionData, type SessionOptions } from './modules/session/index';
 import {
-  clientKey, contentSecurityPolicy, CsrfTokens, csrfGuard, newSetupCode, passwordProblem, PasswordStore, setupCodeMatches,
-  Throttle, useSecurityHeaders, type ThrottleOptions,
+  clientKey, contentSecurityPolicy, CsrfTokens, csrfGuard, DEVICE_COOKIE, DeviceCookies, newSetupCode, passwordProblem, PasswordStore,
+  setupCodeMatches, Throttle, useSecurityHeaders, type ThrottleOptions,
 } from './modules/auth/index';
 import { runtime } from './modules/runtime';
 import * as pages from './app/pages';
@@ -31,7 +33,11 @@ export interface LoginAppOptions {
   session?: SessionOptions;
   /** PBKDF2 iterations for passwords set from now on (default DEFAULT_ITERATIONS in modules/auth/password). */
   iterations?: number;
-  /** Guess throttling (default: 16 clients, 3 free failures, then 1 s doubling up to 15 min). */
+  /**
+   * Guess throttling (default: 16 clients, 3 free failures each and 10 for all of them together, then
+   * 1 s doubling up to 15 min). Browsers with a device cookie from an earlier login, and signed-in
+   * sessions changing their password, are throttled apart, each on its own (no shared budget).
+   */
   throttle?: ThrottleOptions;
 }
 
@@ -85,7 +91,11 @@ export function createApp(options: LoginAppOptions = {}): App {
   const device = options.deviceName ?? 'xsdot device';
   const sessions = new Session(app, { maxAge: 8 * 3600, idleTimeout: 30 * 60, ...options.session });
   const passwords = new PasswordStore({ iterations: options.iterations });
+  // Anyone: per address plus one budget shared by all (many addresses buy no more guesses).
   const throttle = new Throttle(options.throttle);
+  // Browsers that signed in before (device cookie) and signed-in sessions: each on its own.
+  const trusted = new Throttle({ ...options.throttle, shared: false });
+  const devices = DeviceCookies.derive(sessions.keyRing.signingKey, options.session?.secure ?? false);
   const tokens = CsrfTokens.derive(sessions.keyRing.signingKey);
 
   /** Set until the admin password exists; printed on the device console only. */
@@ -110,10 +120,14 @@ export function createApp(options: LoginAppOptions = {}): App {
     return Response.html(render(tokens.token(session.sid)), status, retryAfter === undefined ? undefined : { 'Retry-After': String(retryAfter) });
   };
 
-  /** Guess throttling for the client (address) of `request`: `wait` seconds before it may guess again. */
-  const guesses = (request: Request) => {
-    const client = clientKey(request.clientAddress);
-    return { wait: throttle.retryAfter(client), failed: () => throttle.failure(client), succeeded: () => throttle.success(client) };
+  /**
+   * Guess throttling for `request`: by its `trustedKey` (a device cookie's or a session's) in the trusted
+   * throttle, else by its client address: `wait` seconds before it may guess again.
+   */
+  const guesses = (request: Request, trustedKey?: string) => {
+    const table = trustedKey === undefined ? throttle : trusted;
+    const client = trustedKey ?? clientKey(request.clientAddress);
+    return { wait: table.retryAfter(client), failed: () => table.failure(client), succeeded: () => table.success(client) };
   };
   const tooMany = (seconds: number) => failure(`Too many failed attempts. Try again in ${pages.formatDuration(seconds)}.`);
 
@@ -167,18 +181,23 @@ export function createApp(options: LoginAppOptions = {}): App {
 
   app.post('/login', withSession((request, session) => {
     const form = fields(request, ['username', 'password']);
-    const guess = guesses(request);
+    const username = form.username.trim().toLowerCase();
+    const device = devices.verify(request.cookieValues(DEVICE_COOKIE), username);
+    const guess = guesses(request, device);
     if (guess.wait > 0) return loginForm(session, form.username, tooMany(guess.wait), 429, guess.wait);
     // The password is always checked, so the time taken does not tell whether the user name was right.
     const passwordRight = passwords.verify(ADMIN, form.password);
-    if (!passwordRight || form.username.trim().toLowerCase() !== ADMIN) {
+    if (!passwordRight || username !== ADMIN) {
       guess.failed();
       return loginForm(session, form.username, failure('Wrong user name or password.'), 401);
     }
     guess.succeeded();
     session.regenerate();
     session.set('user', ADMIN);
-    return redirect('/');
+    const response = redirect('/');
+    // Proof for later logins from this browser: they get their own throttle entry.
+    if (device === undefined) response.setCookie(DEVICE_COOKIE, devices.issue(ADMIN), devices.cookieOptions);
+    return response;
   }));
 
   app.post('/logout', withSession((_request, session) => {
@@ -205,7 +224,8 @@ export function createApp(options: LoginAppOptions = {}): App {
   app.get('/settings/password', signedIn((_request, session) => passwordForm(session)));
 
   app.post('/settings/password', signedIn((request, session, user) => {
-    const guess = guesses(request);
+    // A signed-in session guessing its current password: throttled on its own, apart from any flood.
+    const guess = guesses(request, `s:${session.sid}`);
     if (guess.wait > 0) return passwordForm(session, tooMany(guess.wait), 429, guess.wait);
     const form = fields(request, ['old_password', 'password', 'confirm']);
     if (!passwords.verify(user, form.old_password)) {

@@ -235,7 +235,7 @@ function throttleWithClock(options: ConstructorParameters<typeof Throttle>[0] = 
 }
 
 test('Throttle: free failures, then waits that double up to the cap, in whole seconds for Retry-After', () => {
-  const { throttle, clock } = throttleWithClock({ freeFailures: 3, baseDelay: 1000, maxDelay: 8000 });
+  const { throttle, clock } = throttleWithClock({ freeFailures: 3, baseDelay: 1000, maxDelay: 8000, shared: false });
   const waits: number[] = [];
   for (let i = 0; i < 8; i++) {
     assert.equal(throttle.retryAfter('a'), 0, `attempt ${i + 1} may go ahead`);
@@ -255,7 +255,7 @@ test('Throttle: free failures, then waits that double up to the cap, in whole se
 });
 
 test('Throttle: success resets the client; quiet clients are forgotten; clients are independent', () => {
-  const { throttle, clock } = throttleWithClock({ freeFailures: 1, forgetAfter: 60_000 });
+  const { throttle, clock } = throttleWithClock({ freeFailures: 1, forgetAfter: 60_000, shared: false });
   throttle.failure('a');
   throttle.failure('a');
   assert.ok(throttle.retryAfter('a') > 0);
@@ -268,28 +268,54 @@ test('Throttle: success resets the client; quiet clients are forgotten; clients 
   assert.equal(throttle.failure('a'), 1);
 });
 
-test('Throttle: bounded table; cycling through more addresses than it holds is throttled by the overflow entry', () => {
-  const { throttle, clock } = throttleWithClock({ size: 4, freeFailures: 2, baseDelay: 1000 });
-  for (let i = 0; i < 4; i++) throttle.failure(`10.0.0.${i}`);
-  assert.equal(throttle.count, 4);
-  // Each newcomer evicts the least recently failing client; the evictions count against newcomers.
+test('Throttle: bounded table; cycling through more addresses than it holds gains nothing: the shared entry counts every failure', () => {
+  const { throttle, clock } = throttleWithClock({ size: 4, freeFailures: 2, sharedFreeFailures: 4, baseDelay: 1000 });
   const waits: number[] = [];
-  for (let i = 4; i < 10; i++) {
+  for (let i = 0; i < 10; i++) {
     const client = `10.0.0.${i}`;
     waits.push(throttle.retryAfter(client));
     throttle.failure(client);
     assert.ok(throttle.count <= 4, `table holds ${throttle.count}`);
   }
-  assert.deepEqual(waits, [0, 0, 0, 1, 2, 4]);
-  assert.equal(throttle.retryAfter('10.0.0.9'), 0, 'a client in the table has its own count');
-  assert.ok(throttle.retryAfter('192.0.2.1') > 0, 'a newcomer waits while the overflow entry is blocked');
-  clock.ms += 10_000;
+  assert.deepEqual(waits, [0, 0, 0, 0, 0, 1, 2, 4, 8, 16], 'every new address waits for the shared entry');
+  assert.ok(throttle.retryAfter('192.0.2.1') > 0, 'so does anyone else');
+  clock.ms += 40_000;
   assert.equal(throttle.retryAfter('192.0.2.1'), 0);
+  throttle.success('192.0.2.1');
+  assert.equal(throttle.failure('192.0.2.1') > 0, true, 'a success resets the client, not the shared count');
   for (let i = 0; i < 100; i++) {
     clock.ms += 60 * 60_000;
     throttle.failure(`198.51.100.${i}`);
   }
   assert.ok(throttle.count <= 4);
+});
+
+test('Throttle, issue 12: 17 flooding addresses guess no faster than one address, and a trusted key is untouched', () => {
+  const rate = (addresses: number) => {
+    const { throttle, clock } = throttleWithClock();
+    let guesses = 0;
+    // Every address tries once a second for an hour; a try counts when the throttle lets it through.
+    for (let second = 0; second < 3600; second++, clock.ms += 1000) {
+      for (let a = 0; a < addresses; a++) {
+        const client = `203.0.113.${a}`;
+        if (throttle.retryAfter(client) > 0) continue;
+        guesses++;
+        throttle.failure(client);
+      }
+    }
+    return guesses;
+  };
+  const one = rate(1);
+  const many = rate(17);
+  // The shared entry allows 10 free failures where one address has 3; after that both double to 15 min.
+  assert.ok(many <= one + 7, `17 addresses made ${many} guesses in an hour, one address ${one}`);
+  assert.ok(one <= 16, `one address: ${one} guesses in an hour`);
+
+  const { throttle, clock } = throttleWithClock();
+  const trusted = new Throttle({ now: () => clock.ms, shared: false });
+  for (let i = 0; i < 200; i++) throttle.failure(`2001:db8:${i}::1`);
+  assert.ok(throttle.retryAfter('2001:db8:ffff::1') > 0, 'untrusted newcomers wait during the flood');
+  assert.equal(trusted.retryAfter('d:admin-browser'), 0, "the admin's device cookie has its own budget");
 });
 
 test('Throttle: refuses nonsense options', () => {
@@ -302,7 +328,8 @@ test('clientKey: one key per client whatever the socket reports', () => {
   assert.equal(clientKey('192.0.2.7'), '192.0.2.7');
   assert.equal(clientKey('::ffff:192.0.2.7'), '192.0.2.7');
   assert.equal(clientKey('::FFFF:192.0.2.7'), '192.0.2.7');
-  assert.equal(clientKey('FE80::1'), 'fe80::1');
+  assert.equal(clientKey('FE80::1'), 'fe80:0:0:0::/64');
+  assert.equal(clientKey('2001:db8:1:2::7'), clientKey('2001:db8:1:2:ffff:ffff:ffff:ffff'), 'IPv6 by /64');
   assert.equal(clientKey(undefined), '?');
 });
 

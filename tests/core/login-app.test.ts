@@ -655,3 +655,43 @@ test('a missing or corrupt revocation record revokes every session minted before
     assert.equal((await signIn(rebooted.browser('192.0.2.30'))).status, 303, 'new logins work');
   }
 });
+
+test('throttle, issue 12: 17 addresses flooding wrong passwords neither lock out the admin (device cookie) nor guess faster', async () => {
+  const flood = async (addresses: number, seconds: number) => {
+    const device = await setUp();
+    const admin = device.browser('192.0.2.10');
+    assert.equal((await signIn(admin)).status, 303, 'an earlier login from this browser');
+    assert.match(admin.client.cookies.get('xsdot_device') ?? '', /^[\w-]{12}\.[\w-]{22}$/, 'it got a device cookie');
+    await admin.get('/');
+    await admin.post('/logout', {});
+    const attackers = Array.from({ length: addresses }, (_, i) => device.browser(`203.0.113.${i + 1}`));
+    for (const attacker of attackers) await attacker.get('/login');
+    let guesses = 0;
+    for (let second = 0; second < seconds; second++, device.advance(1)) {
+      for (const attacker of attackers) {
+        const status = (await attacker.post('/login', { username: 'admin', password: 'not the password' })).status;
+        assert.ok(status === 401 || status === 429, `attacker got ${status}`);
+        if (status === 401) guesses++;
+      }
+    }
+    return { device, admin, guesses };
+  };
+  const single = await flood(1, 30);
+  const { device, admin, guesses } = await flood(17, 30);
+  assert.ok(guesses <= single.guesses + 7, `17 addresses got ${guesses} password checks in 30 s, one address ${single.guesses}`);
+  // The admin's browser proves its earlier login: its own budget, so the flood does not keep it out.
+  assert.equal((await signIn(admin)).status, 303, 'the admin still gets in');
+  // A browser without one waits with everyone else while the flood lasts (the documented price).
+  assert.equal((await signIn(device.browser('192.0.2.11'))).status, 429);
+  // A device cookie proves nothing for another user name, nor when forged.
+  const forged = device.browser('192.0.2.12');
+  forged.client.cookies.set('xsdot_device', 'AAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA');
+  assert.equal((await signIn(forged)).status, 429);
+  // And a stolen one gets one browser's budget, not more: its own failures throttle it.
+  const thief = device.browser('198.51.100.1');
+  thief.client.cookies.set('xsdot_device', admin.client.cookies.get('xsdot_device') ?? '');
+  await thief.get('/login');
+  const statuses: number[] = [];
+  for (let i = 0; i < 5; i++) statuses.push((await thief.post('/login', { username: 'admin', password: `guess ${i}` })).status);
+  assert.deepEqual(statuses, [401, 401, 401, 401, 429]);
+});
