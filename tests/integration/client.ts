@@ -11,6 +11,7 @@
  * Every wait gives up after a bound, so a broken server fails a test instead of hanging it.
  */
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 
 export interface RawResponse {
@@ -60,9 +61,10 @@ export class RawClient {
     });
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
+  /** `localAddress`: the client's own address (another 127.x.y.z, to be another client on loopback). */
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ port, host, allowHalfOpen: true });
+      const socket = connect({ port, host, allowHalfOpen: true, localAddress });
       socket.once('error', reject);
       socket.once('connect', () => {
         socket.off('error', reject);
@@ -220,8 +222,11 @@ export interface Page {
 export class Browser {
   readonly cookies = new Map<string, string>();
   token = '';
-  /** `timeoutMs` bounds each request (the Moddable Linux build polls its sockets every 20 ms). */
-  constructor(readonly base: string, readonly timeoutMs = 10_000) {}
+  /**
+   * `timeoutMs` bounds each request (the Moddable Linux build polls its sockets every 20 ms);
+   * `localAddress` makes it another client on loopback (127.x.y.z; requests then go through node:http).
+   */
+  constructor(readonly base: string, readonly timeoutMs = 10_000, readonly localAddress?: string) {}
 
   get(path: string): Promise<Page> {
     return this.request('GET', path);
@@ -235,7 +240,9 @@ export class Browser {
     const headers: Record<string, string> = { ...extra };
     if (this.cookies.size > 0) headers.Cookie = [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
     if (body !== undefined) headers['Content-Type'] = 'application/x-www-form-urlencoded';
-    const response = await fetch(this.base + path, { method, headers, body, redirect: 'manual', signal: AbortSignal.timeout(this.timeoutMs) });
+    const response = this.localAddress === undefined
+      ? await fetch(this.base + path, { method, headers, body, redirect: 'manual', signal: AbortSignal.timeout(this.timeoutMs) })
+      : await fetchFrom(this.localAddress, this.base + path, method, headers, body, this.timeoutMs);
     for (const cookie of response.headers.getSetCookie()) {
       const [pair] = cookie.split(';');
       const eq = pair.indexOf('=');
@@ -252,6 +259,25 @@ export class Browser {
     await this.get('/login');
     return this.post('/login', { username: 'admin', password });
   }
+}
+
+/** A fetch-like request from `localAddress` (fetch cannot choose its source address). */
+function fetchFrom(localAddress: string, url: string, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const outgoing = httpRequest(url, { method, headers, localAddress, agent: false, timeout: timeoutMs }, (incoming) => {
+      const chunks: Buffer[] = [];
+      incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+      incoming.on('end', () => {
+        const responseHeaders = new Headers();
+        for (let i = 0; i < incoming.rawHeaders.length; i += 2) responseHeaders.append(incoming.rawHeaders[i], incoming.rawHeaders[i + 1]);
+        resolve(new Response(Buffer.concat(chunks), { status: incoming.statusCode ?? 0, headers: responseHeaders }));
+      });
+      incoming.on('error', reject);
+    });
+    outgoing.on('timeout', () => outgoing.destroy(new Error(`no answer from ${url} within ${timeoutMs} ms`)));
+    outgoing.on('error', reject);
+    outgoing.end(body);
+  });
 }
 
 /** The security headers every page of the login app carries. */
