@@ -17,7 +17,7 @@
 import { App, HttpError, Response, statusText, type HandlerResult, type Request } from './modules/http/index';
 import { Session, withSession, type SessionData, type SessionOptions } from './modules/session/index';
 import {
-  clientKey, contentSecurityPolicy, CsrfTokens, csrfGuard, DEVICE_COOKIE, DeviceCookies, newSetupCode, passwordProblem, PasswordStore,
+  clientKey, contentSecurityPolicy, CsrfTokens, csrfGuard, DEVICE_COOKIE, DeviceCookies, newSetupCode, PasswordError, passwordProblem, PasswordStore,
   setupCodeMatches, Throttle, useSecurityHeaders, type ThrottleOptions,
 } from './modules/auth/index';
 import { runtime } from './modules/runtime';
@@ -74,6 +74,19 @@ function failure(text: string): pages.Message {
 
 function newPasswordProblem(password: string, confirm: string): string | undefined {
   return passwordProblem(password) ?? (password === confirm ? undefined : 'The two new passwords do not match.');
+}
+
+/**
+ * Sets `user`'s password and ends every session of the user, failing closed: the revocation is written
+ * first, then the password, each one atomic store write, so a crash or a store failure between the two
+ * leaves the old password with every session ended — never the new password with old sessions alive.
+ * Memory follows only what the store accepted. Throws what the store (or the password rules) threw.
+ */
+export function changePassword(sessions: Session, passwords: PasswordStore, user: string, password: string): void {
+  const problem = passwordProblem(password);
+  if (problem !== undefined) throw new PasswordError(problem);
+  sessions.revokeAll(user);
+  passwords.set(user, password);
 }
 
 /** Seconds on the session clock (wall time when the host trusts its clock, else time since boot). */
@@ -235,11 +248,7 @@ export function createApp(options: LoginAppOptions = {}): App {
     const problem = newPasswordProblem(form.password, form.confirm);
     if (problem !== undefined) return passwordForm(session, failure(problem), 400);
     guess.succeeded();
-    // Revocation first, then the password: a crash or a store failure between the two writes leaves
-    // the old password with every session ended (fail closed), never the new password with old sessions
-    // alive. Each write is atomic, and memory follows only what the store accepted.
-    sessions.revokeAll(user);
-    passwords.set(user, form.password);
+    changePassword(sessions, passwords, user, form.password);
     session.regenerate();
     session.save();
     runtime().log('info', `xsdot: password of ${user} changed; other sessions revoked`);

@@ -14,7 +14,8 @@
  * - When the generation table is full (more users revoked than `MAX_USERS`), the not-before time moves
  *   to now and the table empties: every session of every user ends.
  *
- * Bounds: at most `maxSessions` ids (default 16) and `MAX_USERS` (16) generations, under 800 bytes
+ * Bounds: at most `maxSessions` ids (default 16, at most 64) and `MAX_USERS` (16) generations: under 800
+ * bytes at the default, under 3,000 with 64 of the longest ids
  * (NVS values are < 4000); one store write per logout of a signed-in session, per `revokeAll`, and when
  * the record had to be (re)created. Memory is changed only after the store accepted the write.
  *

@@ -1,7 +1,8 @@
 /**
  * Self-test and micro-benchmark of the Moddable runtime (hosts/moddable/runtime.ts) on the x-cli-lin
  * executable: known answers for SHA-256 and HMAC-SHA256 through the SDK's native Digest, UTF-8 edge
- * cases, the CSPRNG, the Preference store's NVS limits, then timings. Prints a report and returns the
+ * cases, the CSPRNG, the Preference store's NVS limits, fault injection through that store (faults.ts),
+ * then timings. Prints a report and returns the
  * number of failed checks (the executable's exit status). `npm run test:moddable` runs it first.
  */
 import { installRuntime, runtime } from '../../../modules/runtime';
@@ -9,6 +10,7 @@ import { HmacSha256Key, hmacSha256 } from '../../../modules/crypto/hmac';
 import { DEFAULT_ITERATIONS, pbkdf2Sha256 } from '../../../modules/auth/password';
 import { createModdableRuntime, PreferenceStore, MAX_KEY_BYTES, MAX_VALUE_BYTES } from '../runtime';
 import { NativeHMAC } from './hmac';
+import { faultInjection } from './faults';
 
 let failures = 0;
 
@@ -91,6 +93,8 @@ export default function main(): number {
   check(`store: a value over ${MAX_VALUE_BYTES} bytes is refused`, throws(() => store.set('k', 'x'.repeat(MAX_VALUE_BYTES + 1))));
   check('store: a value of exactly the limit is kept', (store.set('k', 'y'.repeat(MAX_VALUE_BYTES)), store.get('k')?.length === MAX_VALUE_BYTES));
   for (const key of store.keys()) store.delete(key);
+
+  faultInjection(host, check);
 
   check('clock: monotonic counts up', host.monotonic() >= 0);
   check('clock: wall clock trusted (the host OS has the time)', host.wallClockTrusted());
