@@ -8,7 +8,8 @@
  * The session lives in an HS256 JWT cookie: no server-side table. On top of microdot it has expiry
  * (absolute and idle, with bounded re-issue), key rotation, logout that ends the session for good and
  * revocation of every session of a user (one bounded record in the key store: revocation.ts), and boot
- * binding for devices whose clock was never set. Any token that fails a check is treated as no session; nothing reaches the client.
+ * binding for devices whose clock was never set. Any token that fails a check is treated as no session;
+ * nothing reaches the client.
  */
 import { runtime } from '../runtime';
 import { base64urlEncode } from '../crypto/base64url';
