@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_ITERATIONS } from '../../modules/auth/password';
-import { Browser } from '../integration/client';
+import { Browser, RawClient } from '../integration/client';
 import { newDataDir, removeDataDir, startLoginServer, type LoginServer } from './login-server';
 
 const PASSWORD = 'correct horse battery';
@@ -89,4 +89,21 @@ test('npm start: XSDOT_SECRET_KEY sets the session key; a bad one stops start-up
   });
   assert.equal(short.status, 2);
   assert.match(short.stderr, /gives 31 bytes; at least 32 are needed/);
+});
+
+test('npm start: answers only its own names (127.0.0.1, localhost on its port) and XSDOT_HOSTS; others get 421', async () => {
+  const server = await start(undefined, { XSDOT_HOSTS: 'mydevice.local, other.example:8443' });
+  const port = Number(new URL(server.url).port);
+  const status = async (host: string) => {
+    const client = await RawClient.connect(port);
+    try {
+      await client.write(`GET /setup HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      return (await client.readResponse()).status;
+    } finally {
+      client.destroy();
+    }
+  };
+  for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, 'mydevice.local', `mydevice.local:${port}`, 'other.example:8443']) assert.equal(await status(host), 200, host);
+  for (const host of ['attacker.example', `attacker.example:${port}`, '127.0.0.1', `localhost:${port + 1}`, 'other.example']) assert.equal(await status(host), 421, host);
+  assert.equal(await status('a b'), 400);
 });
