@@ -16,6 +16,7 @@
  *   after one warm-up round.
  * `iterations` sets the PBKDF2 iterations of the password (default: the app's).
  */
+import { fitCryptoProvider } from '../../hosts/xs/fit/digest';
 import { createXsRuntime } from '../../hosts/xs/runtime';
 import { pendingTimers, runNextTimer } from '../../hosts/xs/timers';
 import { dashboardPage } from '../../app/pages';
@@ -239,6 +240,7 @@ export function start(json: string): void {
   installRuntime({
     ...createXsRuntime({ log: (level, message) => print(`[${level}] ${message}`) }),
     randomBytes: (length) => new Uint8Array(__fitRandom(length)),
+    crypto: fitCryptoProvider,
   });
   state = 'running';
   const run: Promise<unknown> = options.scenario === 'headline' ? headline(options)

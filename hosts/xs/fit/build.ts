@@ -8,7 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,19 +59,43 @@ export class FitToolchainMissing extends Error {}
 
 const CC = process.env.CC_FIT ?? 'gcc';
 
-/** Throws FitToolchainMissing unless `gcc -m32` compiles and links a program here. */
-export async function checkToolchain(): Promise<void> {
+/** Runs 32-bit x86 programs where the kernel cannot (no IA-32 emulation): Debian's qemu-user. */
+const QEMU_I386 = 'qemu-i386';
+/** What runs xsdot-fit when the kernel cannot execute it: a script that hands it to qemu-i386. */
+const FIT_WRAPPER = join(BUILD_DIR, 'xsdot-fit-qemu');
+
+function detailOf(error: unknown): string {
+  return String((error as { stderr?: string }).stderr || (error as Error).message).trim().split('\n').slice(-2).join(' / ');
+}
+
+/**
+ * Throws FitToolchainMissing unless `gcc -m32` compiles and links a program here and something runs it:
+ * the kernel itself, or qemu-i386 on kernels built without IA-32 emulation (then it returns that prefix).
+ */
+export async function checkToolchain(): Promise<string[]> {
   mkdirSync(BUILD_DIR, { recursive: true });
   const probe = join(BUILD_DIR, 'm32-probe.c');
+  const program = join(BUILD_DIR, 'm32-probe');
   writeFileSync(probe, '#include <stdio.h>\n#include <math.h>\nint main(void) { return sizeof(void*) == 4 && sqrt(4.0) == 2.0 ? 0 : 1; }\n');
   try {
-    await run(CC, ['-m32', probe, '-lm', '-o', join(BUILD_DIR, 'm32-probe')]);
-    await run(join(BUILD_DIR, 'm32-probe'));
+    await run(CC, ['-m32', probe, '-lm', '-o', program]);
   } catch (error) {
-    const detail = String((error as { stderr?: string }).stderr || (error as Error).message).trim().split('\n').slice(-2).join(' / ');
     throw new FitToolchainMissing(
-      `${CC} -m32 cannot build a 32-bit program (${detail}); the device-fit check needs Debian's gcc-multilib: apt-get install -y gcc-multilib`,
+      `${CC} -m32 cannot build a 32-bit program (${detailOf(error)}); the device-fit check needs Debian's gcc-multilib: apt-get install -y gcc-multilib`,
     );
+  }
+  try {
+    await run(program);
+    return [];
+  } catch (native) {
+    try {
+      await run(QEMU_I386, [program]);
+      return [QEMU_I386];
+    } catch {
+      throw new FitToolchainMissing(
+        `this kernel cannot run the 32-bit program gcc -m32 built (${detailOf(native)}) and ${QEMU_I386} is missing: apt-get install -y qemu-user`,
+      );
+    }
   }
 }
 
@@ -101,15 +125,20 @@ async function pool<T>(jobs: (() => Promise<T>)[], limit: number): Promise<T[]> 
   return results;
 }
 
-/** Builds build/fit/xsdot-fit when missing or out of date; returns its path. */
+/**
+ * Builds build/fit/xsdot-fit when missing or out of date; returns the path to execute: the binary, or
+ * a wrapper running it under qemu-i386 where the kernel cannot run 32-bit programs (counts are the same).
+ */
 export async function buildFitHost(log: (line: string) => void = () => {}): Promise<string> {
   if (!existsSync(join(XS, 'sources/xsAll.c'))) {
     throw new Error(`XS sources not found under ${XS}: run \`npm ci\` (the device-fit host builds from @agoric/xsnap's copy)`);
   }
   const wanted = await stamp();
   const stampFile = join(BUILD_DIR, 'xsdot-fit.stamp');
-  if (existsSync(FIT_BINARY) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === wanted) return FIT_BINARY;
-  await checkToolchain();
+  if (existsSync(FIT_BINARY) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === wanted) {
+    return existsSync(FIT_WRAPPER) ? FIT_WRAPPER : FIT_BINARY;
+  }
+  const runner = await checkToolchain();
   const objDir = join(BUILD_DIR, 'obj');
   mkdirSync(objDir, { recursive: true });
   const startedAt = performance.now();
@@ -130,9 +159,11 @@ export async function buildFitHost(log: (line: string) => void = () => {}): Prom
   } catch (error) {
     throw new Error(`linking ${FIT_BINARY} failed:\n${String((error as { stderr?: string }).stderr ?? error)}`);
   }
+  rmSync(FIT_WRAPPER, { force: true });
+  if (runner.length > 0) writeFileSync(FIT_WRAPPER, `#!/bin/sh\nexec ${runner.join(' ')} '${FIT_BINARY}' "$@"\n`, { mode: 0o755 });
   writeFileSync(stampFile, wanted);
-  log(`fit: built in ${((performance.now() - startedAt) / 1000).toFixed(1)} s (${Math.round(statSync(FIT_BINARY).size / 1024)} KiB)`);
-  return FIT_BINARY;
+  log(`fit: built in ${((performance.now() - startedAt) / 1000).toFixed(1)} s (${Math.round(statSync(FIT_BINARY).size / 1024)} KiB)${runner.length > 0 ? `, run with ${runner.join(' ')}` : ''}`);
+  return runner.length > 0 ? FIT_WRAPPER : FIT_BINARY;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

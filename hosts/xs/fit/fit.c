@@ -51,6 +51,7 @@
 
 extern void modInstallTextDecoder(xsMachine *the);
 extern void modInstallTextEncoder(xsMachine *the);
+extern xsIntegerValue _xsmcGetBuffer(xsMachine *the, xsSlot *slot, void **data, xsUnsignedValue *count, xsBooleanValue writable);
 
 static txMachine* gFlash = NULL;
 static txMachine* gDevice = NULL;
@@ -174,6 +175,78 @@ static void xs_fit_random(xsMachine* the)
 	}
 }
 
+/* SHA-256 (FIPS 180-4) in C: the fit host's native digest, as a device has the SDK's Digest("SHA256"). */
+static const uint32_t kSha256K[64] = {
+	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+	0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+	0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+	0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+	0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+typedef struct { uint32_t state[8]; uint8_t block[64]; uint32_t used; uint64_t length; } Sha256;
+
+#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+static void fxSha256Compress(Sha256* h, const uint8_t* p)
+{
+	uint32_t w[64], a, b, c, d, e, f, g, k, t1, t2;
+	int i;
+	for (i = 0; i < 16; i++) w[i] = ((uint32_t)p[4 * i] << 24) | ((uint32_t)p[4 * i + 1] << 16) | ((uint32_t)p[4 * i + 2] << 8) | p[4 * i + 3];
+	for (i = 16; i < 64; i++)
+		w[i] = (ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10)) + w[i - 7] + (ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3)) + w[i - 16];
+	a = h->state[0]; b = h->state[1]; c = h->state[2]; d = h->state[3]; e = h->state[4]; f = h->state[5]; g = h->state[6]; k = h->state[7];
+	for (i = 0; i < 64; i++) {
+		t1 = k + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) + kSha256K[i] + w[i];
+		t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+		k = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
+	}
+	h->state[0] += a; h->state[1] += b; h->state[2] += c; h->state[3] += d; h->state[4] += e; h->state[5] += f; h->state[6] += g; h->state[7] += k;
+}
+
+static void fxSha256Update(Sha256* h, const uint8_t* data, size_t size)
+{
+	h->length += size;
+	while (size > 0) {
+		size_t take = 64 - h->used;
+		if (take > size) take = size;
+		memcpy(h->block + h->used, data, take);
+		h->used += (uint32_t)take; data += take; size -= take;
+		if (h->used == 64) { fxSha256Compress(h, h->block); h->used = 0; }
+	}
+}
+
+/* __fitSha256(...views): the SHA-256 of its arguments' bytes (ArrayBuffers or views) concatenated, as an ArrayBuffer of 32 bytes. */
+static void xs_fit_sha256(xsMachine* the)
+{
+	static const uint32_t initial[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
+	Sha256 h;
+	uint8_t out[32];
+	uint64_t bits;
+	int i, argc = xsToInteger(xsArgc);
+	memcpy(h.state, initial, sizeof(initial));
+	h.used = 0;
+	h.length = 0;
+	for (i = 0; i < argc; i++) {
+		void* data;
+		xsUnsignedValue size;
+		_xsmcGetBuffer(the, &xsArg(i), &data, &size, 0);
+		fxSha256Update(&h, (const uint8_t*)data, size);
+	}
+	bits = h.length * 8;
+	h.block[h.used++] = 0x80;
+	if (h.used > 56) { memset(h.block + h.used, 0, 64 - h.used); fxSha256Compress(&h, h.block); h.used = 0; }
+	memset(h.block + h.used, 0, 56 - h.used);
+	for (i = 0; i < 8; i++) h.block[56 + i] = (uint8_t)(bits >> (56 - 8 * i));
+	fxSha256Compress(&h, h.block);
+	for (i = 0; i < 8; i++) { out[4 * i] = h.state[i] >> 24; out[4 * i + 1] = h.state[i] >> 16; out[4 * i + 2] = h.state[i] >> 8; out[4 * i + 3] = h.state[i]; }
+	/* Allocated last: a collection may move buffer data, so nothing is read from the arguments after this. */
+	xsResult = xsArrayBuffer(out, 32);
+}
+
 /* [slots, peakSlots, chunks, peakChunks] of the calling machine, read before the array is allocated. */
 static void xs_fit_memory(xsMachine* the)
 {
@@ -219,6 +292,8 @@ static void fxBuildGlobals(xsMachine* machine)
 	xsDefine(xsGlobal, xsID("__fitResetPeak"), xsVar(0), xsDontEnum);
 	xsVar(0) = xsNewHostFunction(xs_fit_gc, 0);
 	xsDefine(xsGlobal, xsID("__fitGC"), xsVar(0), xsDontEnum);
+	xsVar(0) = xsNewHostFunction(xs_fit_sha256, 0);
+	xsDefine(xsGlobal, xsID("__fitSha256"), xsVar(0), xsDontEnum);
 	xsVar(0) = xsNewObject();
 	xsVar(1) = xsNewHostFunction(xs_performance_now, 0);
 	xsDefine(xsVar(0), xsID("now"), xsVar(1), xsDontEnum);
