@@ -6,6 +6,8 @@
  * on impossible lengths (length % 4 == 1) and on non-zero unused bits in the last character.
  */
 
+import { runtime } from '../runtime';
+
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
 /** 6-bit value → char code. */
@@ -17,59 +19,85 @@ for (let i = 0; i < 64; i++) {
   VALUES[CODES[i]] = i;
 }
 
-/** Encodes bytes as unpadded base64url. */
-export function base64urlEncode(bytes: Uint8Array): string {
-  const c = CODES;
-  const full = bytes.length - (bytes.length % 3);
-  let out = '';
-  let i = 0;
-  for (; i < full; i += 3) {
-    const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
-    out += String.fromCharCode(c[n >>> 18], c[(n >>> 12) & 63], c[(n >>> 6) & 63], c[n & 63]);
-  }
-  if (bytes.length - full === 1) {
-    out += String.fromCharCode(c[bytes[i] >>> 2], c[(bytes[i] & 3) << 4]);
-  } else if (bytes.length - full === 2) {
-    const n = (bytes[i] << 8) | bytes[i + 1];
-    out += String.fromCharCode(c[n >>> 10], c[(n >>> 4) & 63], c[(n & 15) << 2]);
-  }
-  return out;
-}
-
-/** The 6-bit value of `text[index]`, or -1 when it is not a base64url character. */
-function valueAt(text: string, index: number): number {
-  const code = text.charCodeAt(index);
-  return code < 128 ? VALUES[code] : -1;
+/** Characters `base64urlEncode` writes for `length` bytes. */
+export function base64urlLength(length: number): number {
+  return Math.ceil((length * 4) / 3);
 }
 
 /**
- * Decodes `text.slice(start, end)` (the whole string by default) from strict base64url, without copying
- * the slice. Returns `undefined` when the text is not canonical unpadded base64url (see the module doc).
+ * Writes `bytes` as unpadded base64url characters (one byte each) into `out` at `at`; returns the
+ * offset after them. `out` needs `base64urlLength(bytes.length)` bytes from `at`.
  */
-export function base64urlDecode(text: string, start = 0, end = text.length): Uint8Array | undefined {
+export function base64urlEncodeInto(bytes: Uint8Array, out: Uint8Array, at: number): number {
+  const c = CODES;
+  const full = bytes.length - (bytes.length % 3);
+  let i = 0;
+  for (; i < full; i += 3) {
+    const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    out[at++] = c[n >>> 18]; out[at++] = c[(n >>> 12) & 63]; out[at++] = c[(n >>> 6) & 63]; out[at++] = c[n & 63];
+  }
+  if (bytes.length - full === 1) {
+    out[at++] = c[bytes[i] >>> 2]; out[at++] = c[(bytes[i] & 3) << 4];
+  } else if (bytes.length - full === 2) {
+    const n = (bytes[i] << 8) | bytes[i + 1];
+    out[at++] = c[n >>> 10]; out[at++] = c[(n >>> 4) & 63]; out[at++] = c[(n & 15) << 2];
+  }
+  return at;
+}
+
+/**
+ * Encodes bytes as unpadded base64url. The characters are written as bytes and made a string by the
+ * host's native decoder in one call: on XS, building a string piece by piece allocates at every step.
+ */
+export function base64urlEncode(bytes: Uint8Array): string {
+  const out = new Uint8Array(base64urlLength(bytes.length));
+  base64urlEncodeInto(bytes, out, 0);
+  return runtime().utf8Decode(out);
+}
+
+/**
+ * Decodes the base64url characters `chars[start..end)` (bytes, e.g. a token as it arrived) into a new
+ * array; `undefined` when they are not canonical unpadded base64url (see the module doc).
+ */
+export function base64urlDecodeBytes(chars: Uint8Array, start = 0, end = chars.length): Uint8Array | undefined {
   const length = end - start;
   const tail = length % 4;
   if (length < 0 || tail === 1) return undefined;
   const out = new Uint8Array((length >> 2) * 3 + (tail === 0 ? 0 : tail - 1));
+  const v = VALUES;
   const fullEnd = end - tail;
   let o = 0;
+  // A byte of 128 or more indexes past VALUES: undefined, which `| 0` below makes 0, so test it apart.
   for (let i = start; i < fullEnd; i += 4) {
-    const a = valueAt(text, i), b = valueAt(text, i + 1), c = valueAt(text, i + 2), d = valueAt(text, i + 3);
-    if ((a | b | c | d) < 0) return undefined;
+    const a = v[chars[i]], b = v[chars[i + 1]], c = v[chars[i + 2]], d = v[chars[i + 3]];
+    if (!(a >= 0 && b >= 0 && c >= 0 && d >= 0)) return undefined;
     const n = (a << 18) | (b << 12) | (c << 6) | d;
     out[o++] = n >>> 16;
     out[o++] = n >>> 8;
     out[o++] = n;
   }
   if (tail === 2) {
-    const a = valueAt(text, fullEnd), b = valueAt(text, fullEnd + 1);
-    if ((a | b) < 0 || (b & 15) !== 0) return undefined;
+    const a = v[chars[fullEnd]], b = v[chars[fullEnd + 1]];
+    if (!(a >= 0 && b >= 0) || (b & 15) !== 0) return undefined;
     out[o] = (a << 2) | (b >>> 4);
   } else if (tail === 3) {
-    const a = valueAt(text, fullEnd), b = valueAt(text, fullEnd + 1), c = valueAt(text, fullEnd + 2);
-    if ((a | b | c) < 0 || (c & 3) !== 0) return undefined;
+    const a = v[chars[fullEnd]], b = v[chars[fullEnd + 1]], c = v[chars[fullEnd + 2]];
+    if (!(a >= 0 && b >= 0 && c >= 0) || (c & 3) !== 0) return undefined;
     out[o++] = (a << 2) | (b >>> 4);
     out[o] = ((b & 15) << 4) | (c >>> 2);
   }
   return out;
+}
+
+/**
+ * Decodes `text.slice(start, end)` (the whole string by default) from strict base64url. Returns
+ * `undefined` when the text is not canonical unpadded base64url (see the module doc). The text is
+ * turned into bytes by one native call, not read a character at a time (each such call allocates on XS).
+ */
+export function base64urlDecode(text: string, start = 0, end = text.length): Uint8Array | undefined {
+  if (start < 0 || end > text.length) return undefined;
+  const chars = runtime().utf8Encode(text);
+  // One byte per character, or some character is not ASCII (and so not base64url).
+  if (chars.length !== text.length) return undefined;
+  return base64urlDecodeBytes(chars, start, end);
 }

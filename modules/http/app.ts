@@ -97,24 +97,47 @@ export class App {
     for (const entry of subApp.#classHandlers) this.#classHandlers.push(entry);
   }
 
-  /** Answers one request. Never throws. */
-  async handle(request: Request): Promise<Response> {
+  /**
+   * Answers one request; never throws, and the promise it may return never rejects. Synchronous (a
+   * Response) while every hook and handler returns a plain value: a promise, closure and job per step
+   * would be most of a small request's allocation on XS. The first step that returns a promise makes
+   * the rest asynchronous, in the same order.
+   */
+  handle(request: Request): Response | Promise<Response> {
     request.app ??= this;
-    let response: Response;
+    let response: Response | Promise<Response>;
     try {
       const [route, params] = this.#match(request);
       request.params = params;
-      response = await this.#run(request, route);
+      response = this.#runBefore(request, route, 0, 0);
     } catch (error) {
-      response = await this.#errorResponse(request, error);
+      response = this.#errorResponse(request, error);
     }
-    // Per-request hooks also see error responses: a session ended before an abort() must still expire.
-    for (const hook of request.afterRequestHooks) {
+    if (isThenable(response)) {
+      return response.then(undefined, (error: unknown) => this.#errorResponse(request, error))
+        .then((settled) => this.#afterRequest(request, settled, 0));
+    }
+    return this.#afterRequest(request, response, 0);
+  }
+
+  /**
+   * Per-request hooks from `from` on; they also see error responses: a session ended before an
+   * abort() must still expire.
+   */
+  #afterRequest(request: Request, response: Response, from: number): Response | Promise<Response> {
+    const hooks = request.afterRequestHooks;
+    for (let i = from; i < hooks.length; i++) {
+      let next: Response | Promise<Response>;
       try {
-        response = replaced(response, await hook(request, response));
+        next = replacedBy(response, hooks[i](request, response));
       } catch (error) {
-        response = await this.#errorResponse(request, error);
+        next = this.#errorResponse(request, error);
       }
+      if (isThenable(next)) {
+        return next.then(undefined, (error: unknown) => this.#errorResponse(request, error))
+          .then((settled) => this.#afterRequest(request, settled, i + 1));
+      }
+      response = next;
     }
     return response;
   }
@@ -123,36 +146,70 @@ export class App {
    * Answers `request` with `error` without routing it (the server's refusals, e.g. 421 for a Host that is
    * not the server's): the error handlers and afterError hooks apply as for a route's error. Never throws.
    */
-  handleError(request: Request, error: unknown): Promise<Response> {
+  handleError(request: Request, error: unknown): Response | Promise<Response> {
     request.app ??= this;
     return this.#errorResponse(request, error);
   }
 
   /** The error handler's response, passed through the afterError hooks (an error there is logged, not re-raised). */
-  async #errorResponse(request: Request, error: unknown): Promise<Response> {
-    let response = await this.#handleError(request, error);
-    for (const hook of this.#afterError) {
+  #errorResponse(request: Request, error: unknown): Response | Promise<Response> {
+    const response = this.#handleError(request, error);
+    return isThenable(response) ? response.then((settled) => this.#afterErrorHooks(request, settled, 0)) : this.#afterErrorHooks(request, response, 0);
+  }
+
+  #afterErrorHooks(request: Request, response: Response, from: number): Response | Promise<Response> {
+    const hooks = this.#afterError;
+    for (let i = from; i < hooks.length; i++) {
+      let next: Response | Promise<Response>;
       try {
-        response = replaced(response, await hook(request, response));
+        next = replacedBy(response, hooks[i](request, response));
       } catch (hookError) {
         logUnhandled(request, hookError);
+        continue;
       }
+      if (isThenable(next)) {
+        const current = response;
+        return next.then(undefined, (hookError: unknown) => {
+          logUnhandled(request, hookError);
+          return current;
+        }).then((settled) => this.#afterErrorHooks(request, settled, i + 1));
+      }
+      response = next;
     }
     return response;
   }
 
-  async #run(request: Request, route: Route): Promise<Response> {
-    let early: HandlerResult;
-    for (const hooks of route.before) {
-      for (const hook of hooks) {
-        early = await hook(request);
-        if (early !== undefined) break;
+  /** Before hooks from group `group`, hook `index` on; then the handler (unless a hook answered), then the after hooks. */
+  #runBefore(request: Request, route: Route, group: number, index: number): Response | Promise<Response> {
+    for (; group < route.before.length; group++, index = 0) {
+      const hooks = route.before[group];
+      for (; index < hooks.length; index++) {
+        const early = hooks[index](request);
+        if (isThenable(early)) {
+          const [g, i] = [group, index];
+          return Promise.resolve(early).then((value) => (value !== undefined ? this.#runAfter(request, route, toResponse(value as HandlerResult), 0, 0) : this.#runBefore(request, route, g, i + 1)));
+        }
+        // As in microdot, after hooks see an early answer too (e.g. to add security headers to a redirect).
+        if (early !== undefined) return this.#runAfter(request, route, toResponse(early), 0, 0);
       }
-      if (early !== undefined) break;
     }
-    // As in microdot, after hooks see an early answer too (e.g. to add security headers to a redirect).
-    let response = toResponse(early !== undefined ? early : await route.handler(request));
-    for (const hooks of route.after) for (const hook of hooks) response = replaced(response, await hook(request, response));
+    const result = route.handler(request);
+    if (isThenable(result)) return Promise.resolve(result).then((value) => this.#runAfter(request, route, toResponse(value as HandlerResult), 0, 0));
+    return this.#runAfter(request, route, toResponse(result), 0, 0);
+  }
+
+  #runAfter(request: Request, route: Route, response: Response, group: number, index: number): Response | Promise<Response> {
+    for (; group < route.after.length; group++, index = 0) {
+      const hooks = route.after[group];
+      for (; index < hooks.length; index++) {
+        const next = replacedBy(response, hooks[index](request, response));
+        if (isThenable(next)) {
+          const [g, i] = [group, index];
+          return next.then((settled) => this.#runAfter(request, route, settled, g, i + 1));
+        }
+        response = next;
+      }
+    }
     return response;
   }
 
@@ -172,7 +229,7 @@ export class App {
     throw new HttpError(405, undefined, { headers: { Allow: [...new Set(allowed)].join(', ') } });
   }
 
-  async #handleError(request: Request, error: unknown): Promise<Response> {
+  #handleError(request: Request, error: unknown): Response | Promise<Response> {
     const status = error instanceof HttpError ? error.status : 500;
     let handler = this.#statusHandlers.get(status);
     if (!(error instanceof HttpError)) {
@@ -184,14 +241,20 @@ export class App {
       }
       if (handler === undefined || handler === this.#statusHandlers.get(500)) logUnhandled(request, error);
     }
+    const fallback = () => errorResponse(error instanceof HttpError ? error : new HttpError(500));
     if (handler !== undefined) {
       try {
-        return toResponse(await handler(request, error));
+        const result = handler(request, error);
+        if (!isThenable(result)) return toResponse(result);
+        return Promise.resolve(result).then((value) => toResponse(value as HandlerResult)).then(undefined, (handlerError: unknown) => {
+          logUnhandled(request, handlerError);
+          return fallback();
+        });
       } catch (handlerError) {
         logUnhandled(request, handlerError);
       }
     }
-    return errorResponse(error instanceof HttpError ? error : new HttpError(500));
+    return fallback();
   }
 }
 
@@ -200,8 +263,15 @@ export function errorResponse(error: HttpError): Response {
   return new Response(error.reason || statusText(error.status), error.status, error.headers);
 }
 
-function replaced(response: Response, result: HandlerResult): Response {
+/** What a hook's result makes of `response`: itself (undefined), the result as a Response, or a promise of that. */
+function replacedBy(response: Response, result: HandlerResult | Promise<HandlerResult>): Response | Promise<Response> {
+  if (isThenable(result)) return Promise.resolve(result).then((value) => (value === undefined ? response : toResponse(value as HandlerResult)));
   return result === undefined ? response : toResponse(result);
+}
+
+/** True for promises and other thenables (what `await` would wait for). */
+export function isThenable(value: unknown): value is Promise<unknown> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
 }
 
 function logUnhandled(request: Request, error: unknown): void {

@@ -1,4 +1,5 @@
 /** Byte helpers shared by the parser, the response writer and the test client. */
+import { runtime } from '../runtime';
 
 /** Concatenates two byte arrays (either may be empty) into a new one. */
 export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
@@ -28,4 +29,15 @@ export function latin1Bytes(text: string): Uint8Array {
   const out = new Uint8Array(text.length);
   for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
   return out;
+}
+
+/**
+ * True when `text` is ASCII and `test` accepts each of its bytes. The text becomes bytes in one native
+ * call: on XS a `charCodeAt` per character allocates (the string is boxed on every method call).
+ */
+export function everyAsciiByte(text: string, test: (c: number) => boolean): boolean {
+  const bytes = runtime().utf8Encode(text);
+  if (bytes.length !== text.length) return false;
+  for (let i = 0; i < bytes.length; i++) if (!test(bytes[i])) return false;
+  return true;
 }

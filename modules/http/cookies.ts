@@ -1,4 +1,5 @@
 /** Cookies per RFC 6265: parsing the Cookie header and writing validated Set-Cookie values. */
+import { everyAsciiByte } from './bytes';
 import { isToken } from './headers';
 
 export interface CookieOptions {
@@ -38,19 +39,19 @@ export function parseCookieHeader(header: string | undefined): Map<string, strin
 
 /** RFC 6265 cookie-octet: visible ASCII except DQUOTE, comma, semicolon and backslash. */
 export function isCookieValue(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c < 0x21 || c > 0x7e || c === 0x22 || c === 0x2c || c === 0x3b || c === 0x5c) return false;
-  }
-  return true;
+  return everyAsciiByte(value, isCookieOctet);
+}
+
+function isCookieOctet(c: number): boolean {
+  return c >= 0x21 && c <= 0x7e && c !== 0x22 && c !== 0x2c && c !== 0x3b && c !== 0x5c;
 }
 
 function isAttributeValue(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c < 0x20 || c > 0x7e || c === 0x3b) return false;
-  }
-  return true;
+  return everyAsciiByte(value, isAttributeOctet);
+}
+
+function isAttributeOctet(c: number): boolean {
+  return c >= 0x20 && c <= 0x7e && c !== 0x3b;
 }
 
 /** Builds a Set-Cookie value; throws TypeError for any name, value or attribute a browser would misread. */

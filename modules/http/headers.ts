@@ -1,3 +1,5 @@
+import { everyAsciiByte } from './bytes';
+
 /** A small case-insensitive header list that keeps repeated fields (e.g. several Set-Cookie). */
 export class Headers {
   /** Flat triples: lower-case name, name as given, value. One array keeps allocations low on XS. */
@@ -89,9 +91,7 @@ export function isTokenByte(c: number): boolean {
 
 /** True when `text` is an RFC 9110 token (header names, methods, cookie names). */
 export function isToken(text: string): boolean {
-  if (text.length === 0) return false;
-  for (let i = 0; i < text.length; i++) if (!isTokenByte(text.charCodeAt(i))) return false;
-  return true;
+  return text.length > 0 && everyAsciiByte(text, isTokenByte);
 }
 
 function checkField(name: string, value: string): void {

@@ -5,7 +5,7 @@
  */
 import { runtime, type TimerId } from '../runtime';
 import type { App } from './app';
-import { errorResponse } from './app';
+import { errorResponse, isThenable } from './app';
 import { clientGroup } from './address';
 import { authorityStatus, HostAllowList } from './authority';
 import { connectionToEvict } from './fairness';
@@ -194,6 +194,8 @@ class Connection {
   /** The peer closed its side (or the connection failed): no more bytes will arrive. */
   #peerClosed = false;
   #client: string | undefined;
+  /** The timer callback, made once per connection rather than at every (re)arming. */
+  readonly #onTimer = (): void => this.#onTimeout();
 
   constructor(server: Server, TCP: TCPConstructor, from: unknown) {
     this.#server = server;
@@ -279,8 +281,11 @@ class Connection {
         }
         const request = this.#parser.next();
         if (request !== undefined) {
-          void this.#answer(request);
-          return;
+          // Answered synchronously and ready for the next request: go on here, in a loop, so that
+          // pipelined requests do not nest calls on a device's small stack. Otherwise the answer
+          // resumes receiving itself.
+          if (!this.#answer(request)) return;
+          continue;
         }
         this.#maybeContinue();
         if (this.#readable === 0 || this.#parser.wants === 0) {
@@ -313,7 +318,12 @@ class Connection {
     void this.#send(errorResponse(httpError), 'GET', '1.1', false);
   }
 
-  async #answer(parsed: ParsedRequest): Promise<void> {
+  /**
+   * Handles a request and writes its response. True when that all happened synchronously and the
+   * connection waits for its next request (the caller goes on reading); false when the connection
+   * closed or the answer continues asynchronously (it then resumes receiving by itself).
+   */
+  #answer(parsed: ParsedRequest): boolean {
     this.#phase = 'handling';
     this.#disarm();
     this.#sentContinue = false;
@@ -322,23 +332,53 @@ class Connection {
     // A request for another name (DNS rebinding) or with an invalid Host is answered without routing.
     const refused = this.#server.authorityStatus(parsed.head);
     const response = refused === 0
-      ? await this.#server.app.handle(request)
-      : await this.#server.app.handleError(request, new HttpError(refused, refused === 421 ? 'This server does not answer to that host name.' : 'Invalid Host.'));
-    if (this.#closed) return;
+      ? this.#server.app.handle(request)
+      : this.#server.app.handleError(request, new HttpError(refused, refused === 421 ? 'This server does not answer to that host name.' : 'Invalid Host.'));
+    const wantsKeepAlive = refused === 0 && parsed.head.keepAlive;
+    if (isThenable(response)) {
+      void response.then((settled) => {
+        if (this.#respond(settled, request, wantsKeepAlive)) this.#resume();
+      });
+      return false;
+    }
+    return this.#respond(response, request, wantsKeepAlive);
+  }
+
+  /** Writes the response; true when it is all written and the connection waits for the next request. */
+  #respond(response: Response, request: Request, wantsKeepAlive: boolean): boolean {
+    if (this.#closed) return false;
     // A half-closed peer keeps its keep-alive: requests it pipelined before its FIN are answered too.
-    const keepAlive = refused === 0 && parsed.head.keepAlive && !this.#server.closing && this.#served < this.#limits.maxRequestsPerConnection;
+    const keepAlive = wantsKeepAlive && !this.#server.closing && this.#served < this.#limits.maxRequestsPerConnection;
     this.#phase = 'sending';
-    const sent = await this.#send(response, request.method, request.version, keepAlive);
-    if (!sent || !keepAlive) return;
+    const sent = this.#send(response, request.method, request.version, keepAlive);
+    if (isThenable(sent)) {
+      void sent.then((done) => {
+        if (done && keepAlive && this.#awaitNext()) this.#resume();
+      });
+      return false;
+    }
+    return sent && keepAlive && this.#awaitNext();
+  }
+
+  /** After a response on a kept-alive connection: waits for the next request; true when bytes of it may be read now. */
+  #awaitNext(): boolean {
     // Bytes of a pipelined request already here count against the request timeout, not the idle one.
     const pipelined = this.#parser.hasPartialRequest;
     this.#phase = pipelined ? 'receiving' : 'idle';
     this.#arm(pipelined ? this.#limits.requestTimeout : this.#limits.idleTimeout);
-    if (pipelined || this.#readable > 0 || this.#peerClosed) this.#receive();
+    return true;
   }
 
-  /** Writes a response; false when the connection was closed before it was all queued. */
-  async #send(response: Response, method: string, version: '1.0' | '1.1', keepAlive: boolean): Promise<boolean> {
+  /** Goes on reading after an asynchronous answer (from a promise job: a fresh stack); closes a half-closed peer's connection when nothing is left. */
+  #resume(): void {
+    if (this.#parser.hasPartialRequest || this.#readable > 0 || this.#peerClosed) this.#receive();
+  }
+
+  /**
+   * Writes a response: synchronously when its body is bytes or text and the socket takes it all now
+   * (true: written; false: the connection was closed), else a promise of that.
+   */
+  #send(response: Response, method: string, version: '1.0' | '1.1', keepAlive: boolean): boolean | Promise<boolean> {
     const body = response.body;
     const noBody = method === 'HEAD' || response.status === 204 || response.status === 304 || response.status < 200;
     let bytes: Uint8Array | undefined;
@@ -359,16 +399,24 @@ class Connection {
     else if (version === '1.0') framing += 'Connection: keep-alive\r\n';
     this.#enqueue(serializeHead(response.status, response.headers, framing));
     if (!noBody && bytes !== undefined && bytes.length > 0) this.#enqueue(bytes);
-    if (!noBody && streamed) {
-      const completed = await this.#stream(body as Iterable<BodyChunk> | AsyncIterable<BodyChunk>, version === '1.1');
-      if (!completed) return false;
-    } else if (streamed) {
-      closeIterator(body as Iterable<BodyChunk> | AsyncIterable<BodyChunk>);
-    }
+    if (streamed) return this.#sendStream(body as Iterable<BodyChunk> | AsyncIterable<BodyChunk>, noBody, version === '1.1', keepAlive);
+    return this.#finish(keepAlive);
+  }
+
+  async #sendStream(body: Iterable<BodyChunk> | AsyncIterable<BodyChunk>, noBody: boolean, chunked: boolean, keepAlive: boolean): Promise<boolean> {
+    if (noBody) closeIterator(body);
+    else if (!(await this.#stream(body, chunked))) return false;
+    return this.#finish(keepAlive);
+  }
+
+  /** Flushes what is queued; closes unless kept alive. True (or a promise of it) while the connection is open. */
+  #finish(keepAlive: boolean): boolean | Promise<boolean> {
     this.#flush();
-    if (this.#queue.length > 0) await this.#whenDrained();
-    if (!keepAlive) this.close();
-    return !this.#closed;
+    const done = (): boolean => {
+      if (!keepAlive) this.close();
+      return !this.#closed;
+    };
+    return this.#queue.length > 0 ? this.#whenDrained().then(done) : done();
   }
 
   /** Pulls the next piece only when the previous one has left, so at most one piece is in RAM. */
@@ -437,7 +485,7 @@ class Connection {
 
   #arm(ms: number): void {
     this.#disarm();
-    this.#timer = runtime().setTimer(() => this.#onTimeout(), ms);
+    this.#timer = runtime().setTimer(this.#onTimer, ms);
   }
 
   #disarm(): void {

@@ -7,7 +7,7 @@
  * of checks.
  */
 import { runtime, type CryptoProvider } from '../runtime';
-import { base64urlDecode, base64urlEncode } from '../crypto/base64url';
+import { base64urlDecodeBytes, base64urlEncodeInto, base64urlLength } from '../crypto/base64url';
 import { constantTimeEqual } from '../crypto/compare';
 import { HmacSha256Key } from '../crypto/hmac';
 
@@ -50,6 +50,10 @@ export interface KeyRingOptions {
 export class KeyRing {
   /** The first segment of every token this ring signs: the encoded header. */
   readonly signingHeader: string;
+  /** `signingHeader` as bytes: tokens are assembled and recognised as bytes. */
+  readonly #headerChars: Uint8Array;
+  /** The decoded header, for tokens that carry exactly `signingHeader` (no JSON.parse per request). */
+  readonly #header: Readonly<JwtHeader>;
   /** The MAC of the signing key (the first key). */
   readonly signingKey: HmacSha256Key;
   readonly #byKid = new Map<string, readonly HmacSha256Key[]>();
@@ -80,7 +84,22 @@ export class KeyRing {
     this.signingKey = macs[0];
     // PyJWT's header for the same kid: keys sorted, compact separators.
     const kid = keys[0].kid;
-    this.signingHeader = encodeJson(kid === undefined ? { alg: 'HS256', typ: 'JWT' } : { alg: 'HS256', kid, typ: 'JWT' });
+    this.#header = Object.freeze(kid === undefined ? { alg: 'HS256', typ: 'JWT' } : { alg: 'HS256', kid, typ: 'JWT' });
+    this.#headerChars = encodeJson(this.#header);
+    this.signingHeader = runtime().utf8Decode(this.#headerChars);
+  }
+
+  /** @internal The encoded signing header, as bytes. */
+  get headerChars(): Uint8Array {
+    return this.#headerChars;
+  }
+
+  /** @internal The signing header when `chars[0..end)` is exactly `signingHeader`, else undefined. */
+  knownHeader(chars: Uint8Array, end: number): Readonly<JwtHeader> | undefined {
+    const own = this.#headerChars;
+    if (end !== own.length) return undefined;
+    for (let i = 0; i < end; i++) if (chars[i] !== own[i]) return undefined;
+    return this.#header;
   }
 
   /** The keys a token with this `kid` header (undefined: none) may verify against; empty when none may. */
@@ -92,28 +111,36 @@ export class KeyRing {
 const NO_KEYS: readonly HmacSha256Key[] = Object.freeze([]);
 
 /**
- * JSON as PyJWT writes it (`json.dumps(…, separators=(",", ":"))`, ensure_ascii): compact, with every
- * character above U+007E escaped as lowercase `\uXXXX`, so tokens are ASCII. Strings, safe integers,
- * booleans, null, arrays and objects come out byte-identical to Python's; non-integer numbers may be spelled
- * differently (Python writes `1.0` and `1e+16`, JavaScript `1` and `10000000000000000`).
+ * JSON as PyJWT writes it (`json.dumps(…, separators=(",", ":"))`, ensure_ascii), as UTF-8 bytes:
+ * compact, with every character outside U+0020–U+007E escaped as lowercase `\uXXXX`, so tokens are
+ * ASCII. Strings, safe integers, booleans, null, arrays and objects come out byte-identical to Python's;
+ * non-integer numbers may be spelled differently (Python writes `1.0` and `1e+16`, JavaScript `1` and
+ * `10000000000000000`). The common all-ASCII case is one native encode and a byte scan.
  */
-function asciiJson(value: unknown): string {
+function asciiJson(value: unknown): Uint8Array {
   const json = JSON.stringify(value);
+  const bytes = runtime().utf8Encode(json);
   let i = 0;
-  while (i < json.length && json.charCodeAt(i) <= 0x7e) i++;
-  if (i === json.length) return json;
-  let out = json.slice(0, i);
-  for (; i < json.length; i++) {
-    const code = json.charCodeAt(i);
-    out += code <= 0x7e ? json[i] : '\\u' + (code + 0x10000).toString(16).slice(1);
+  while (i < bytes.length && bytes[i] <= 0x7e) i++;
+  if (i === bytes.length) return bytes;
+  let out = '';
+  for (let k = 0; k < json.length; k++) {
+    const code = json.charCodeAt(k);
+    out += code <= 0x7e ? json[k] : '\\u' + (code + 0x10000).toString(16).slice(1);
   }
+  return runtime().utf8Encode(out);
+}
+
+/** One token segment: `asciiJson(value)`, base64url-encoded, as bytes. */
+function encodeJson(value: unknown): Uint8Array {
+  const json = asciiJson(value);
+  const out = new Uint8Array(base64urlLength(json.length));
+  base64urlEncodeInto(json, out, 0);
   return out;
 }
 
-/** One token segment: `asciiJson(value)`, base64url-encoded. */
-function encodeJson(value: unknown): string {
-  return base64urlEncode(runtime().utf8Encode(asciiJson(value)));
-}
+const DOT = 0x2e;
+const SIGNATURE_CHARS = base64urlLength(32);
 
 /**
  * Signs `payload` (a plain object) with the ring's first key. The header is `{"alg":"HS256","typ":"JWT"}`,
@@ -124,8 +151,17 @@ export function signToken(payload: object, ring: KeyRing): string {
   if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
     throw new TypeError('xsdot: a JWT payload must be a JSON object');
   }
-  const signingInput = `${ring.signingHeader}.${encodeJson(payload)}`;
-  return `${signingInput}.${base64urlEncode(ring.signingKey.sign(runtime().utf8Encode(signingInput)))}`;
+  // Assembled as bytes in one buffer (header, payload, MAC) and made a string once.
+  const header = ring.headerChars;
+  const json = asciiJson(payload);
+  const inputLength = header.length + 1 + base64urlLength(json.length);
+  const token = new Uint8Array(inputLength + 1 + SIGNATURE_CHARS);
+  token.set(header, 0);
+  token[header.length] = DOT;
+  base64urlEncodeInto(json, token, header.length + 1);
+  token[inputLength] = DOT;
+  base64urlEncodeInto(ring.signingKey.sign(token.subarray(0, inputLength)), token, inputLength + 1);
+  return runtime().utf8Decode(token);
 }
 
 export interface VerifyOptions {
@@ -183,29 +219,37 @@ export type VerifyResult =
  */
 export function verifyToken(token: string, ring: KeyRing, options: VerifyOptions = {}): VerifyResult {
   if (typeof token !== 'string' || token.length > (options.maxLength ?? DEFAULT_MAX_LENGTH)) return fail('length');
-  const dot1 = token.indexOf('.');
-  const dot2 = dot1 < 0 ? -1 : token.indexOf('.', dot1 + 1);
-  if (dot1 < 1 || dot2 < dot1 + 2 || dot2 === token.length - 1 || token.indexOf('.', dot2 + 1) >= 0) {
+  // The token as bytes, by one native call: scanning a string a character at a time allocates on XS.
+  const chars = runtime().utf8Encode(token);
+  if (chars.length !== token.length) return fail('format'); // not ASCII, so not base64url
+  const dot1 = chars.indexOf(DOT);
+  const dot2 = dot1 < 0 ? -1 : chars.indexOf(DOT, dot1 + 1);
+  if (dot1 < 1 || dot2 < dot1 + 2 || dot2 === chars.length - 1 || chars.indexOf(DOT, dot2 + 1) >= 0) {
     return fail('format');
   }
-  const headerBytes = base64urlDecode(token, 0, dot1);
-  const payloadBytes = base64urlDecode(token, dot1 + 1, dot2);
-  const signature = base64urlDecode(token, dot2 + 1);
-  if (headerBytes === undefined || payloadBytes === undefined || signature === undefined) return fail('format');
+  const payloadBytes = base64urlDecodeBytes(chars, dot1 + 1, dot2);
+  const signature = base64urlDecodeBytes(chars, dot2 + 1);
+  // A token carrying exactly the ring's own header (the common case) needs no header parse.
+  let header: Readonly<JwtHeader> | Record<string, unknown> | undefined = ring.knownHeader(chars, dot1);
+  const headerBytes = header === undefined ? base64urlDecodeBytes(chars, 0, dot1) : undefined;
+  if ((header === undefined && headerBytes === undefined) || payloadBytes === undefined || signature === undefined) return fail('format');
   if (signature.length !== 32) return fail('signature');
 
-  if (nestingBytes(headerBytes) > 2) return fail('format');
-  if (!knownMemberNames(headerBytes)) return fail('header');
-  const header = parseObject(headerBytes);
-  if (header === undefined) return fail('format');
-  if (header.alg !== 'HS256') return fail('alg');
-  const { kid } = header;
-  if ((header.typ !== undefined && header.typ !== 'JWT') || header.crit !== undefined
+  if (headerBytes !== undefined) {
+    if (nestingBytes(headerBytes) > 2) return fail('format');
+    if (!knownMemberNames(headerBytes)) return fail('header');
+    header = parseObject(headerBytes);
+    if (header === undefined) return fail('format');
+  }
+  const checked = header as Record<string, unknown>;
+  if (checked.alg !== 'HS256') return fail('alg');
+  const { kid } = checked;
+  if ((checked.typ !== undefined && checked.typ !== 'JWT') || checked.crit !== undefined
     || (kid !== undefined && typeof kid !== 'string')) return fail('header');
 
   const keys = ring.keysFor(kid);
   if (keys.length === 0) return fail('kid');
-  const signingInput = runtime().utf8Encode(token.slice(0, dot2));
+  const signingInput = chars.subarray(0, dot2);
   let authentic = false;
   for (let i = 0; i < keys.length && !authentic; i++) authentic = constantTimeEqual(keys[i].sign(signingInput), signature);
   if (!authentic) return fail('signature');
@@ -218,7 +262,7 @@ export function verifyToken(token: string, ring: KeyRing, options: VerifyOptions
   const leeway = options.leeway ?? DEFAULT_LEEWAY;
   if (exp !== undefined && exp <= now - leeway) return fail('expired');
   if (nbf !== undefined && nbf > now + leeway) return fail('not-yet-valid');
-  return { ok: true, header: header as JwtHeader, payload };
+  return { ok: true, header: checked as JwtHeader, payload };
 }
 
 function fail(reason: VerifyFailure): VerifyResult {
