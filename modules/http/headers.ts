@@ -67,9 +67,13 @@ export class Headers {
     for (let i = 0; i < this.#fields.length; i += 3) yield [this.#fields[i + 1], this.#fields[i + 2]];
   }
 
-  /** @internal Visits each field without allocating, for the response writer. */
-  forEachField(visit: (lower: string, name: string, value: string) => void): void {
-    for (let i = 0; i < this.#fields.length; i += 3) visit(this.#fields[i], this.#fields[i + 1], this.#fields[i + 2]);
+  /** @internal The fields as `name: value\r\n` lines, in order, without those whose lower-case name is in `skip`. */
+  serialize(skip: readonly string[]): string {
+    let text = '';
+    for (let i = 0; i < this.#fields.length; i += 3) {
+      if (!skip.includes(this.#fields[i])) text += `${this.#fields[i + 1]}: ${this.#fields[i + 2]}\r\n`;
+    }
+    return text;
   }
 
   /** @internal The parser's fast path: `lower` is already lower-case and validated. */

@@ -14,7 +14,7 @@ import { HttpError, statusText } from './errors';
 import { resolveLimits, type Limits } from './limits';
 import { RequestParser, type ParsedRequest } from './parser';
 import { Request } from './request';
-import type { Headers } from './headers';
+import { Headers } from './headers';
 import type { BodyChunk, Response } from './response';
 import type { ListenerSocket, SocketProvider, TCPConstructor, TCPSocket } from './socket';
 
@@ -39,6 +39,7 @@ export interface ListenOptions {
 const CONTINUE = latin1Bytes('HTTP/1.1 100 Continue\r\n\r\n');
 const CHUNK_END = latin1Bytes('0\r\n\r\n');
 const CRLF = latin1Bytes('\r\n');
+const UNAVAILABLE = latin1Bytes('Service Unavailable');
 
 export class Server {
   readonly app: App;
@@ -135,8 +136,8 @@ export class Server {
 
   /** Answers 503 with Retry-After and closes; beyond a bound, closes at once without answering. */
   #refuse(TCP: TCPConstructor, from: unknown): void {
-    const bytes = serializeHead(503, undefined, `Retry-After: ${this.retryAfter}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 19\r\nConnection: close\r\n`);
-    const body = latin1Bytes('Service Unavailable');
+    const bytes = serializeHead(503, new Headers({ 'Retry-After': String(this.retryAfter), 'Content-Type': 'text/plain; charset=utf-8' }),
+      'length', UNAVAILABLE.length, 'close', UNAVAILABLE);
     let socket: TCPSocket | undefined;
     let timer: TimerId | undefined;
     let done = false;
@@ -154,10 +155,9 @@ export class Server {
         format: 'buffer',
         onWritable: (count: number) => {
           if (done || socket === undefined) return;
-          if (count >= bytes.length + body.length) {
+          if (count >= bytes.length) {
             try {
               socket.write(bytes);
-              socket.write(body);
             } catch { /* the client is gone */ }
           }
           finish();
@@ -389,16 +389,18 @@ class Connection {
     // A streamed body to an HTTP/1.0 client is delimited by closing the connection.
     if (streamed && version === '1.0') keepAlive = false;
     // The framing fields are the server's: the app's own Content-Length etc. are dropped.
-    let framing = '';
-    if (bytes !== undefined) framing = `Content-Length: ${bytes.length}\r\n`;
+    let framing: Framing = 'none';
+    if (bytes !== undefined) framing = 'length';
     else if (streamed) {
       // Chunked only to HTTP/1.1: a 1.0 client gets the raw bytes, ended by the close (RFC 9112 §6.1).
-      if (version === '1.1') framing = 'Transfer-Encoding: chunked\r\n';
-    } else if (response.status >= 200 && response.status !== 204 && response.status !== 304) framing = 'Content-Length: 0\r\n';
-    if (!keepAlive) framing += 'Connection: close\r\n';
-    else if (version === '1.0') framing += 'Connection: keep-alive\r\n';
-    this.#enqueue(serializeHead(response.status, response.headers, framing));
-    if (!noBody && bytes !== undefined && bytes.length > 0) this.#enqueue(bytes);
+      if (version === '1.1') framing = 'chunked';
+    } else if (response.status >= 200 && response.status !== 204 && response.status !== 304) framing = 'length';
+    const connection: ConnectionField = !keepAlive ? 'close' : version === '1.0' ? 'keep-alive' : 'none';
+    // A small body goes out with its head in one write: two small writes wait for the client's
+    // delayed ACK (Nagle), ~40 ms per response on Moddable's Linux sockets.
+    const inline = !noBody && bytes !== undefined && bytes.length <= COALESCE_BYTES ? bytes : undefined;
+    this.#enqueue(serializeHead(response.status, response.headers, framing, bytes?.length ?? 0, connection, inline));
+    if (!noBody && inline === undefined && bytes !== undefined && bytes.length > 0) this.#enqueue(bytes);
     if (streamed) return this.#sendStream(body as Iterable<BodyChunk> | AsyncIterable<BodyChunk>, noBody, version === '1.1', keepAlive);
     return this.#finish(keepAlive);
   }
@@ -508,17 +510,86 @@ class Connection {
 /** Fields the server writes itself, from the body it sends: never copied from the app's headers. */
 const FRAMING_FIELDS: readonly string[] = Object.freeze(['content-length', 'transfer-encoding', 'connection']);
 
-/**
- * The status line, the app's fields and the server's `framing` fields, as bytes. The server speaks
- * HTTP/1.1 to every 1.x client (RFC 9110 §6.2). Encoded by the host's native UTF-8 encoder: a
- * per-character loop allocates on XS, and a non-Latin-1 value keeps its characters.
- */
-function serializeHead(status: number, fields: Headers | undefined, framing: string): Uint8Array {
-  let head = `HTTP/1.1 ${status} ${statusText(status)}\r\n`;
-  fields?.forEachField((lower, name, value) => {
-    if (!FRAMING_FIELDS.includes(lower)) head += `${name}: ${value}\r\n`;
+/** A body up to this many bytes is written together with its head (see `#send`). */
+const COALESCE_BYTES = 1024;
+
+type Framing = 'length' | 'chunked' | 'none';
+type ConnectionField = 'close' | 'keep-alive' | 'none';
+
+// Constant head pieces, encoded on first use (as bytes made at load time would be read-only in flash).
+let pieces: { contentLength: Uint8Array; chunked: Uint8Array; close: Uint8Array; keepAlive: Uint8Array; statusLines: Map<number, Uint8Array> } | undefined;
+
+function headPieces(): NonNullable<typeof pieces> {
+  return (pieces ??= {
+    contentLength: latin1Bytes('Content-Length: '),
+    chunked: latin1Bytes('Transfer-Encoding: chunked\r\n'),
+    close: latin1Bytes('Connection: close\r\n'),
+    keepAlive: latin1Bytes('Connection: keep-alive\r\n'),
+    statusLines: new Map(),
   });
-  return runtime().utf8Encode(head + framing + '\r\n');
+}
+
+/** `HTTP/1.1 <status> <reason>\r\n`, encoded once per status (the server speaks HTTP/1.1 to every 1.x client, RFC 9110 §6.2). */
+function statusLine(status: number): Uint8Array {
+  const lines = headPieces().statusLines;
+  let line = lines.get(status);
+  if (line === undefined) {
+    line = latin1Bytes(`HTTP/1.1 ${status} ${statusText(status)}\r\n`);
+    // Bounded: a status is a number from 100 to 599.
+    lines.set(status, line);
+  }
+  return line;
+}
+
+/** Decimal digits of a non-negative integer. */
+function digitCount(value: number): number {
+  let count = 1;
+  while (value >= 10) {
+    value = Math.floor(value / 10);
+    count++;
+  }
+  return count;
+}
+
+/**
+ * The head — status line, the app's fields, the server's framing fields, the blank line — and `body`
+ * when given, in one new buffer. Constant pieces are pre-encoded; the app's fields are encoded by the
+ * host's native UTF-8 encoder in one call (a per-character loop allocates on XS, and a non-Latin-1
+ * value keeps its characters); the Content-Length digits are written as bytes.
+ */
+function serializeHead(status: number, fields: Headers | undefined, framing: Framing, length: number, connection: ConnectionField, body?: Uint8Array): Uint8Array {
+  const constant = headPieces();
+  const line = statusLine(status);
+  const text = fields?.serialize(FRAMING_FIELDS);
+  const own = text === undefined || text.length === 0 ? undefined : runtime().utf8Encode(text);
+  const digits = framing === 'length' ? digitCount(length) : 0;
+  const framingBytes = framing === 'length' ? constant.contentLength.length + digits + 2 : framing === 'chunked' ? constant.chunked.length : 0;
+  const connectionBytes = connection === 'close' ? constant.close : connection === 'keep-alive' ? constant.keepAlive : undefined;
+  const out = new Uint8Array(line.length + (own?.length ?? 0) + framingBytes + (connectionBytes?.length ?? 0) + 2 + (body?.length ?? 0));
+  out.set(line, 0);
+  let at = line.length;
+  if (own !== undefined) {
+    out.set(own, at);
+    at += own.length;
+  }
+  if (framing === 'length') {
+    out.set(constant.contentLength, at);
+    at += constant.contentLength.length + digits;
+    for (let i = 1, rest = length; i <= digits; i++, rest = Math.floor(rest / 10)) out[at - i] = 48 + (rest % 10);
+    out[at++] = 13;
+    out[at++] = 10;
+  } else if (framing === 'chunked') {
+    out.set(constant.chunked, at);
+    at += constant.chunked.length;
+  }
+  if (connectionBytes !== undefined) {
+    out.set(connectionBytes, at);
+    at += connectionBytes.length;
+  }
+  out[at++] = 13;
+  out[at++] = 10;
+  if (body !== undefined) out.set(body, at);
+  return out;
 }
 
 function closeIterator(body: Iterable<BodyChunk> | AsyncIterable<BodyChunk>): void {
