@@ -1,21 +1,18 @@
 /**
- * The xsdot side of the peer comparison, in-process and portable (runs inside XS: the fit host and
- * xsnap-worker): the peer app (bench/peer-app.ts) behind the real Server, fed the same raw request bytes
- * as `/work/shared/peers/mp_inprocess.py` feeds microdot's `handle_request` (raw mode: request bytes in,
- * response bytes out), over the in-memory ECMA-419 socket, one connection per request.
+ * The xsdot side of the peer comparison, in-process and portable (runs inside XS: the fit host,
+ * xsnap-worker and the Moddable x-cli-lin build): the peer app (bench/peer-app.ts) behind the real
+ * Server, fed the same raw request bytes as `/work/shared/peers/mp_inprocess.py` feeds microdot's
+ * `handle_request` (raw mode: request bytes in, response bytes out), one connection per request.
+ * The socket is bench/direct-socket.ts: driven as a device's event loop drives a native one.
  */
 import { latin1Bytes } from '../modules/http/bytes';
-import { MemoryPeer, MemoryTCP } from '../modules/http/memory-socket';
 import { Server } from '../modules/http/server';
 import { TestClient } from '../modules/http/testclient';
+import { answered, DirectPeer, open } from './direct-socket';
 import { createPeerApp } from './peer-app';
 
 export type PeerRoute = '/' | '/me';
 export const PEER_ROUTES: readonly PeerRoute[] = ['/', '/me'];
-
-/** The body each route answers with, as the peer scripts check it. */
-const BODIES: Record<PeerRoute, Uint8Array> = { '/': latin1Bytes('Hello, World!'), '/me': latin1Bytes('admin') };
-const STATUS_200 = latin1Bytes('HTTP/1.1 200 ');
 
 export interface PeerBench {
   server: Server;
@@ -46,36 +43,19 @@ export async function setUpPeer(): Promise<PeerBench> {
   };
 }
 
-/** One connection: the request bytes in (in two pieces when `split` > 0), the answer out, then closed. */
-export async function exchange(bench: PeerBench, route: PeerRoute, split = 0): Promise<MemoryPeer> {
-  const peer = new MemoryPeer();
-  const raw = bench.requests[route];
-  peer.send(split > 0 ? raw.subarray(0, split) : raw);
-  bench.server.accept(MemoryTCP, peer);
-  if (split > 0) {
-    await Promise.resolve();
-    peer.send(raw.subarray(split));
-  }
-  await peer.done;
-  return peer;
-}
+/** The body each route answers with. */
+export const BODIES: Readonly<Record<PeerRoute, Uint8Array>> = Object.freeze({ '/': latin1Bytes('Hello, World!'), '/me': latin1Bytes('admin') });
 
-/** True when the peer got `200` and the route's body; compares bytes, so checking allocates nothing. */
-export function answered(peer: MemoryPeer, route: PeerRoute): boolean {
-  const bytes = peer.head;
-  const body = BODIES[route];
-  if (bytes.length < STATUS_200.length + body.length) return false;
-  for (let i = 0; i < STATUS_200.length; i++) if (bytes[i] !== STATUS_200[i]) return false;
-  const start = bytes.length - body.length;
-  for (let i = 0; i < body.length; i++) if (bytes[start + i] !== body[i]) return false;
-  return true;
-}
-
-/** `clients` connections send half a head each, then all finish: `clients` requests in flight at once (mp_heap.py). */
-export async function concurrentMe(bench: PeerBench, clients: number): Promise<number> {
-  const half = bench.requests['/me'].length >> 1;
-  const peers = await Promise.all(Array.from({ length: clients }, () => exchange(bench, '/me', half)));
+/**
+ * `peers.length` connections each send half a `GET /me` head, then each sends the rest: that many
+ * requests in flight at once (mp_heap.py's workload). Returns how many were answered 200 with the user.
+ */
+export function concurrentMe(bench: PeerBench, peers: DirectPeer[]): number {
+  const request = bench.requests['/me'];
+  const half = request.length >> 1;
+  for (const peer of peers) open(bench.server, peer, request, half);
+  for (const peer of peers) peer.arrive(request.length);
   let ok = 0;
-  for (const peer of peers) if (answered(peer, '/me')) ok++;
+  for (const peer of peers) if (answered(peer, BODIES['/me'])) ok++;
   return ok;
 }

@@ -14,6 +14,8 @@
  *   a session request whose head is near the 2 KB limit;
  * - `{ "scenario": <kind>, "concurrency": n }` — n concurrent requests of one kind (bench/workload.ts),
  *   after one warm-up round.
+ * - `{ "scenario": "budgets", "concurrency": n }` — for each request kind but the login, slots and chunk
+ *   bytes allocated per request, alone and n at once (run it with a heap that never fills);
  * `iterations` sets the PBKDF2 iterations of the password (default: the app's).
  */
 import { fitCryptoProvider } from '../../hosts/xs/fit/digest';
@@ -23,10 +25,12 @@ import { dashboardPage } from '../../app/pages';
 import { latin1, latin1Bytes } from '../../modules/http/bytes';
 import { resolveLimits } from '../../modules/http/limits';
 import { RequestParser } from '../../modules/http/parser';
+import { Server } from '../../modules/http/server';
 import { Request } from '../../modules/http/request';
 import { hmacSha256 } from '../../modules/crypto/index';
 import { installRuntime, runtime } from '../../modules/runtime';
 import { KeyRing, signToken, verifyToken } from '../../modules/session/index';
+import { DirectPeer, exchange, open, WINDOW } from '../direct-socket';
 import { BROWSER_HEADERS, bootDevice, prepare, send, sessionCookie, type Browser, type Device, type RequestKind } from '../workload';
 
 /** Globals of the fit host (hosts/xs/fit/fit.c). */
@@ -36,7 +40,7 @@ declare function __fitResetPeak(): void;
 declare function __fitGC(): void;
 
 export interface FitScenario {
-  scenario: 'headline' | 'parts' | RequestKind;
+  scenario: 'headline' | 'parts' | 'budgets' | RequestKind;
   concurrency?: number;
   iterations?: number;
 }
@@ -145,6 +149,69 @@ async function oneKind(kind: RequestKind, options: FitScenario): Promise<FitResu
   return { scenario: kind, concurrency, iterations: device.iterations, phases, statuses };
 }
 
+/** Allocation per request of one kind, `concurrency` at once (nothing collected). */
+export interface KindAllocation {
+  kind: RequestKind;
+  concurrency: number;
+  slots: number;
+  chunks: number;
+}
+
+const BUDGET_PATHS: Partial<Record<RequestKind, string>> = { home: '/', session: '/api/me', write: '/login', static: '/bench/static' };
+
+/** A browser's raw request head for `path` (its navigation headers, the cookie when given; the connection closes after it). */
+function rawRequest(path: string, cookie?: string): Uint8Array {
+  let head = `GET ${path} HTTP/1.1\r\nHost: localhost\r\n`;
+  for (const [name, value] of Object.entries(BROWSER_HEADERS)) head += `${name}: ${value}\r\n`;
+  if (cookie !== undefined) head += `Cookie: ${cookie}\r\n`;
+  return latin1Bytes(`${head}Connection: close\r\n\r\n`);
+}
+
+/**
+ * What the allocation budgets of tests/node/budgets.test.ts guard: for each request kind but the login,
+ * slots and chunk bytes the server allocates per request (raw request in, response out, over
+ * bench/direct-socket.ts), one at a time and `concurrency` in flight at once.
+ */
+async function budgets(options: FitScenario): Promise<{ scenario: 'budgets'; allocations: KindAllocation[] }> {
+  const device = await bootDevice({ iterations: options.iterations });
+  const cookie = sessionCookie(await device.signedIn());
+  const server = new Server(device.app);
+  const allocations: KindAllocation[] = [];
+  const concurrency = options.concurrency ?? 4;
+  const peers = Array.from({ length: concurrency }, () => new DirectPeer());
+  for (const kind of ['home', 'session', 'write', 'static'] as RequestKind[]) {
+    const request = rawRequest(BUDGET_PATHS[kind] as string, kind === 'home' || kind === 'session' ? cookie : undefined);
+    const one = peers[0];
+    for (let i = 0; i < 3; i++) {
+      await exchange(server, one, request);
+      if (one.status !== 200) throw new Error(`${kind}: status ${one.status}`);
+    }
+    __fitGC();
+    __fitResetPeak();
+    let before = memory();
+    const times = 4;
+    for (let i = 0; i < times; i++) await exchange(server, one, request);
+    let after = memory();
+    allocations.push({ kind, concurrency: 1, slots: (after.peakSlots - before.slots) / times, chunks: (after.peakChunks - before.chunks) / times });
+
+    __fitGC();
+    __fitResetPeak();
+    before = memory();
+    // Each connection sends half its head, then all finish: `concurrency` requests in flight at once.
+    for (const peer of peers) open(server, peer, request, request.length >> 1);
+    for (const peer of peers) peer.arrive(request.length);
+    for (let turns = 0; peers.some((peer) => !peer.closed); turns++) {
+      if (turns > 10_000) throw new Error(`${kind}: the server never closed the connections`);
+      await null;
+      for (const peer of peers) if (!peer.closed) peer.socket?.options.onWritable?.(WINDOW);
+    }
+    after = memory();
+    for (const peer of peers) if (peer.status !== 200) throw new Error(`${kind} ×${concurrency}: status ${peer.status}`);
+    allocations.push({ kind, concurrency, slots: (after.peakSlots - before.slots) / concurrency, chunks: (after.peakChunks - before.chunks) / concurrency });
+  }
+  return { scenario: 'budgets', allocations };
+}
+
 /**
  * Where memory goes: live memory at points of a boot, and what single operations allocate (averaged
  * over a few runs, after a first run that creates caches).
@@ -245,6 +312,7 @@ export function start(json: string): void {
   state = 'running';
   const run: Promise<unknown> = options.scenario === 'headline' ? headline(options)
     : options.scenario === 'parts' ? parts(options)
+      : options.scenario === 'budgets' ? budgets(options)
       : oneKind(options.scenario, options);
   run.then(
     (result) => { state = 'done'; outcome = JSON.stringify(result); },

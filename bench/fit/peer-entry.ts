@@ -14,7 +14,8 @@ import { fitCryptoProvider } from '../../hosts/xs/fit/digest';
 import { createXsRuntime } from '../../hosts/xs/runtime';
 import { pendingTimers, runNextTimer } from '../../hosts/xs/timers';
 import { installRuntime } from '../../modules/runtime';
-import { answered, concurrentMe, exchange, PEER_ROUTES, setUpPeer, type PeerRoute } from '../peer-exchange';
+import { answered, DirectPeer, open } from '../direct-socket';
+import { BODIES, concurrentMe, PEER_ROUTES, setUpPeer, type PeerRoute } from '../peer-exchange';
 
 declare function __fitRandom(length: number): ArrayBuffer;
 declare function __fitMemory(): number[];
@@ -47,13 +48,18 @@ const REQUESTS = 20;
 
 async function allocations(): Promise<PeerFitResult> {
   const bench = await setUpPeer();
+  const peer = new DirectPeer();
   const rows: PeerAllocation[] = [];
   for (const route of PEER_ROUTES) {
-    for (let i = 0; i < 5; i++) if (!answered(await exchange(bench, route), route)) throw new Error(`${route}: wrong answer`);
+    const request = bench.requests[route];
+    for (let i = 0; i < 5; i++) {
+      open(bench.server, peer, request);
+      if (!answered(peer, BODIES[route])) throw new Error(`${route}: not answered 200 synchronously`);
+    }
     __fitGC();
     __fitResetPeak();
     const [slotsBefore, , chunksBefore] = __fitMemory();
-    for (let i = 0; i < REQUESTS; i++) await exchange(bench, route);
+    for (let i = 0; i < REQUESTS; i++) open(bench.server, peer, request);
     const [, peakSlots, , peakChunks] = __fitMemory();
     rows.push({ route, slots: (peakSlots - slotsBefore) / REQUESTS, chunks: (peakChunks - chunksBefore) / REQUESTS, requests: REQUESTS });
   }
@@ -62,11 +68,11 @@ async function allocations(): Promise<PeerFitResult> {
 
 async function concurrent(options: PeerScenario): Promise<PeerFitResult> {
   const bench = await setUpPeer();
-  const clients = options.clients ?? 4;
+  const peers = Array.from({ length: options.clients ?? 4 }, () => new DirectPeer());
   const counts: number[] = [];
   for (let round = 0; round < (options.rounds ?? 10); round++) {
-    const ok = await concurrentMe(bench, clients);
-    if (ok !== clients) throw new Error(`round ${round}: ${ok} of ${clients} GET /me answered`);
+    const ok = concurrentMe(bench, peers);
+    if (ok !== peers.length) throw new Error(`round ${round}: ${ok} of ${peers.length} GET /me answered`);
     counts.push(ok);
   }
   return { scenario: 'concurrent', answered: counts, cookieBytes: bench.cookie.length };

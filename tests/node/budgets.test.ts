@@ -1,0 +1,100 @@
+/**
+ * Allocation budgets of the request path on the device's engine: the slots and chunk bytes the server
+ * allocates per request, counted by XS itself on the 32-bit fit host (hosts/xs/fit, modules preloaded,
+ * native SHA-256 as a device's Digest), with a heap so large that nothing is collected. The counts are
+ * deterministic (same code, same bytes in, same count), so a change that makes the request path heavier
+ * fails here, naming the request and the figure. Tighten a budget when a change lowers its figure.
+ *
+ * The requests: the microdot peer app (bench/peer-app.ts, the same raw bytes microdot is measured with,
+ * bench/peer-exchange.ts) and the login app's request kinds with a desktop browser's ~660-byte head
+ * (bench/fit/entry.ts, scenario "budgets"), one at a time and 4 in flight at once, plus the smallest
+ * fixed heap for 4 concurrent session requests of the peer app. No times: those live in bench/.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildFitHost, FitToolchainMissing } from '../../hosts/xs/fit/build';
+import { bundleFitEntry, describeRun, runFit } from '../../hosts/xs/fit/run';
+import type { KindAllocation } from '../../bench/fit/entry';
+import type { PeerFitResult } from '../../bench/fit/peer-entry';
+
+/** A heap that never fills: allocation is counted, not collected. */
+const HUGE = { chunk: 64 * 1024 * 1024, heap: 1_000_000 };
+
+interface Budget {
+  slots: number;
+  chunks: number;
+}
+
+/** Per request of the peer app, one connection each. */
+const PEER_BUDGETS: Record<string, Budget> = {
+  '/': { slots: 390, chunks: 1_720 },
+  '/me': { slots: 660, chunks: 5_200 },
+};
+
+/** Per request of the login app, keyed `kind×concurrency`. */
+const LOGIN_BUDGETS: Record<string, Budget> = {
+  'home×1': { slots: 1_440, chunks: 32_700 },
+  'home×4': { slots: 1_360, chunks: 32_600 },
+  'session×1': { slots: 920, chunks: 13_500 },
+  'session×4': { slots: 900, chunks: 13_800 },
+  'write×1': { slots: 1_370, chunks: 36_000 },
+  'write×4': { slots: 1_290, chunks: 35_700 },
+  'static×1': { slots: 880, chunks: 16_300 },
+  'static×4': { slots: 800, chunks: 16_000 },
+};
+
+/** 4 concurrent GET /me of the peer app (10 rounds after boot and a login) complete in this fixed heap. */
+const PEER_CONCURRENT_HEAP = { heap: 1_310, chunk: 21_500 };
+
+async function fitHost(skip: (message: string) => void): Promise<string | undefined> {
+  try {
+    return await buildFitHost();
+  } catch (error) {
+    if (!(error instanceof FitToolchainMissing)) throw error;
+    if (process.env.CI === 'true' || process.env.CI === '1') assert.fail(`allocation budgets cannot run in CI: ${error.message}`);
+    skip(`allocation budgets skipped: ${error.message}`);
+    return undefined;
+  }
+}
+
+function within(what: string, measured: Budget, budget: Budget): string[] {
+  const over: string[] = [];
+  if (measured.slots > budget.slots) over.push(`${what}: ${measured.slots} slots allocated per request, budget ${budget.slots}`);
+  if (measured.chunks > budget.chunks) over.push(`${what}: ${measured.chunks} chunk bytes allocated per request, budget ${budget.chunks}`);
+  return over;
+}
+
+test('allocation budgets: the peer app per request, and 4 concurrent GET /me in a fixed heap', async (t) => {
+  const binary = await fitHost((message) => t.skip(message));
+  if (binary === undefined) return;
+  const bundle = await bundleFitEntry('bench/fit/peer-entry.ts');
+  const run = await runFit(binary, bundle, { preload: true, ...HUGE, arg: JSON.stringify({ scenario: 'alloc' }) });
+  assert.equal(run.exitCode, 0, describeRun(run));
+  const rows = (run.result as PeerFitResult).allocations ?? [];
+  assert.deepEqual(rows.map((row) => row.route), Object.keys(PEER_BUDGETS));
+  const over = rows.flatMap((row) => within(`peer GET ${row.route}`, row, PEER_BUDGETS[row.route]));
+  for (const row of rows) t.diagnostic(`peer GET ${row.route}: ${row.slots} slots + ${row.chunks} chunk bytes = ${Math.round(row.slots * 16 + row.chunks)} B per request`);
+  assert.deepEqual(over, [], 'the request path allocates more than its budget');
+
+  const concurrent = await runFit(binary, bundle, { preload: true, ...PEER_CONCURRENT_HEAP, arg: JSON.stringify({ scenario: 'concurrent', clients: 4, rounds: 10 }) });
+  assert.equal(concurrent.exitCode, 0, `4 concurrent GET /me do not fit ${PEER_CONCURRENT_HEAP.heap} slots + ${PEER_CONCURRENT_HEAP.chunk} chunk bytes: ${describeRun(concurrent)}`);
+  assert.deepEqual((concurrent.result as PeerFitResult).answered, new Array(10).fill(4));
+});
+
+test('allocation budgets: the login app\'s request kinds, alone and 4 at once', async (t) => {
+  const binary = await fitHost((message) => t.skip(message));
+  if (binary === undefined) return;
+  const bundle = await bundleFitEntry();
+  const run = await runFit(binary, bundle, { preload: true, ...HUGE, arg: JSON.stringify({ scenario: 'budgets', iterations: 100, concurrency: 4 }) });
+  assert.equal(run.exitCode, 0, describeRun(run));
+  const rows = (run.result as { allocations: KindAllocation[] }).allocations;
+  assert.deepEqual(rows.map((row) => `${row.kind}×${row.concurrency}`), Object.keys(LOGIN_BUDGETS));
+  for (const row of rows) t.diagnostic(`${row.kind} ×${row.concurrency}: ${row.slots} slots + ${row.chunks} chunk bytes per request`);
+  const over = rows.flatMap((row) => within(`${row.kind} ×${row.concurrency}`, row, LOGIN_BUDGETS[`${row.kind}×${row.concurrency}`]));
+  assert.deepEqual(over, [], 'the request path allocates more than its budget');
+});
+
+test('allocation budgets: a heavier request path fails, naming the figure', () => {
+  assert.deepEqual(within('peer GET /', { slots: 391, chunks: 10 }, PEER_BUDGETS['/']), ['peer GET /: 391 slots allocated per request, budget 390']);
+  assert.deepEqual(within('x', { slots: 1, chunks: 99_999 }, { slots: 1, chunks: 1 }), ['x: 99999 chunk bytes allocated per request, budget 1']);
+});
