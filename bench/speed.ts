@@ -13,23 +13,18 @@
  *    /work/shared/peers/microdot_app.py on the port `{port}`: the same wrk runs on the same routes,
  *    and the ratios xsdot / peer.
  */
-import { build } from 'esbuild';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
-import { portabilityPlugin } from '../hosts/xs/driver/bundle';
-import { findWorkerBinary, XsnapWorker } from '../hosts/xs/driver/worker';
-import { ENTROPY_GLOBAL } from '../hosts/xs/protocol';
 import { createNodeRuntime, MemoryStore, nodeCryptoProvider } from '../hosts/node/runtime';
 import { serve, type RunningServer } from '../hosts/node/serve';
 import { installRuntime, runtime } from '../modules/runtime';
 import { runInProcess, type InProcessOptions, type InProcessResult } from './inprocess';
 import { createPeerApp } from './peer-app';
-import { BENCH_DIR, num, table, writeResults } from './report';
+import { num, table, writeResults } from './report';
 import { bootDevice, REQUEST_LABELS } from './workload';
+import { runInXsnap } from './xsnap';
 
-const ROOT = join(BENCH_DIR, '..');
 const SECONDS = Math.max(1, Number(process.env.XSDOT_BENCH_SECONDS ?? 5));
 const NODE_OPTIONS: Omit<InProcessOptions, 'providers'> = { requests: 2000, logins: 10, tokens: 20000, pbkdf2Runs: 10 };
 const XS_OPTIONS: Omit<InProcessOptions, 'providers'> = { requests: 200, logins: 3, tokens: 1000, pbkdf2Runs: 2 };
@@ -43,41 +38,8 @@ async function onNode(): Promise<InProcessResult> {
   return runInProcess({ ...NODE_OPTIONS, providers: [nodeCryptoProvider] });
 }
 
-async function onXs(): Promise<InProcessResult | { skipped: string }> {
-  let bin: string;
-  try {
-    bin = findWorkerBinary(ROOT);
-  } catch (error) {
-    return { skipped: (error as Error).message };
-  }
-  const bundled = await build({
-    entryPoints: [join(BENCH_DIR, 'xs-speed-entry.ts')],
-    bundle: true, format: 'iife', platform: 'neutral', mainFields: ['module', 'main'], target: 'es2022',
-    banner: { js: '"use strict";' }, write: false, logLevel: 'silent', plugins: [portabilityPlugin(ROOT)],
-  });
-  const output: string[] = [];
-  const worker = new XsnapWorker(bin, { onStdout: (text) => output.push(text), onStderr: (text) => output.push(text) });
-  try {
-    const steps = [
-      `globalThis.${ENTROPY_GLOBAL} = "${randomBytes(256 * 1024).toString('hex')}";`,
-      bundled.outputFiles[0].text,
-      `globalThis.__xsdotBench.start(${JSON.stringify(JSON.stringify(XS_OPTIONS))});`,
-    ];
-    for (const code of steps) {
-      const reply = await worker.evaluate(code);
-      if (!reply.ok) throw new Error(reply.message);
-    }
-    const reply = await worker.evaluate('globalThis.__xsdotBench.result()');
-    if (!reply.ok) throw new Error(reply.message);
-    const outcome = JSON.parse(reply.body.toString('utf8')) as { ok: boolean; result?: InProcessResult; error?: string };
-    if (!outcome.ok || outcome.result === undefined) throw new Error(outcome.error ?? 'no result');
-    return outcome.result;
-  } catch (error) {
-    throw new Error(`XS in-process run failed: ${(error as Error).message}\n${output.join('')}`);
-  } finally {
-    await worker.quit().catch(() => undefined);
-    worker.kill();
-  }
+function onXs(): Promise<InProcessResult | { skipped: string }> {
+  return runInXsnap<InProcessResult>('xs-speed-entry.ts', XS_OPTIONS);
 }
 
 // ---- load over sockets ---------------------------------------------------------------------------

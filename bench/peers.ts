@@ -1,0 +1,213 @@
+/**
+ * `npm run bench:peers`: xsdot and microdot side by side on the same four routes (microdot_app.py and
+ * its mirror bench/peer-app.ts), in one run. Prints a table with ratios (xsdot ÷ microdot) and writes
+ * bench/results/peers.json as `{"rows": [{"figure", "unit", "xsdot", "microdot", "ratio"}]}`.
+ *
+ * The peers are built by `<shared>/peers/build-peers.sh` (MicroPython + microdot from the shared vendor
+ * archive, no network, ~1 min) into $HOME/.cache/xsdot/peers-<archive name>, once. `<shared>` is
+ * $XSDOT_SHARED, else the `shared` folder next to the repository (or next to its worktree folder).
+ *
+ * Rows:
+ * - bytes allocated per request, GET / and GET /me — xsdot: the 32-bit fit engine (hosts/xs/fit, modules
+ *   preloaded, native SHA-256 as a device's Digest), server side, raw bytes in and out (peer-exchange.ts);
+ *   microdot: MicroPython 32-bit with its code frozen, over sockets (mp_heap.py stats) and in-process
+ *   (mp_inprocess.py, raw mode);
+ * - smallest heap for 4 concurrent GET /me — xsdot: heap slots × 16 + chunk bytes, each searched on the fit
+ *   engine; microdot: `-X heapsize` searched by mp_heap.py;
+ * - in-process CPU per request (x86-64): xsdot on xsnap-worker with the pure-TS SHA-256, microdot on the
+ *   x86-64 MicroPython (its HMAC is C); medians of alternating repetitions;
+ * - session cookie bytes (`name=value`) for {user: "admin"}: the peer apps, and xsdot's login app.
+ * Where this kernel cannot run 32-bit programs, they run under qemu-i386 (allocation and heap figures
+ * are counts, the same under emulation; no CPU figure is taken from them).
+ */
+import { execFile, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, join } from 'node:path';
+import { promisify } from 'node:util';
+import { buildFitHost } from '../hosts/xs/fit/build';
+import { bundleFitEntry, describeRun, runFit, type FitRun } from '../hosts/xs/fit/run';
+import type { PeerFitResult } from './fit/peer-entry';
+import type { PeerTiming } from './peer-timing';
+import { BENCH_DIR, num, table, writeResults } from './report';
+import { runInXsnap } from './xsnap';
+
+const run = promisify(execFile);
+const ROOT = join(BENCH_DIR, '..');
+const REPEATS = Number(process.env.XSDOT_BENCH_REPEATS ?? 4);
+const REQUESTS = Number(process.env.XSDOT_BENCH_REQUESTS ?? 1000);
+
+export interface PeerRow {
+  figure: string;
+  unit: string;
+  xsdot: number | null;
+  microdot: number | null;
+  ratio: number | null;
+  note?: string;
+}
+
+function sharedDir(): string {
+  const candidates = [process.env.XSDOT_SHARED, join(ROOT, '..', 'shared'), join(ROOT, '..', '..', 'shared')];
+  for (const dir of candidates) if (dir !== undefined && existsSync(join(dir, 'peers', 'build-peers.sh'))) return dir;
+  throw new Error('bench:peers needs the shared folder with peers/build-peers.sh (set XSDOT_SHARED)');
+}
+
+interface Peers {
+  dir: string;
+  micropython: string;
+  /** The 32-bit frozen build, or a wrapper that runs it under qemu-i386. */
+  micropython32: string;
+  emulated32: boolean;
+  env: NodeJS.ProcessEnv;
+  scripts: string;
+}
+
+/** Finds the built peers in the cache, or builds them there. */
+async function peers(): Promise<Peers> {
+  const shared = sharedDir();
+  const archive = readdirSync(join(shared, 'vendor')).find((name) => name.startsWith('peers-') && name.endsWith('.tar.xz'));
+  if (archive === undefined) throw new Error(`no peers-*.tar.xz in ${join(shared, 'vendor')}`);
+  const dir = join(homedir(), '.cache', 'xsdot', basename(archive, '.tar.xz'));
+  const unix = join(dir, 'micropython', 'ports', 'unix');
+  const micropython = join(unix, 'build-standard', 'micropython');
+  const frozen = join(unix, 'build-32f', 'micropython');
+  if (!existsSync(micropython) || !existsSync(frozen)) {
+    console.log(`building the peers into ${dir} (about a minute)…`);
+    await run(join(shared, 'peers', 'build-peers.sh'), [dir], { maxBuffer: 16 << 20 });
+  }
+  let micropython32 = frozen;
+  let emulated32 = false;
+  if (spawnSync(frozen, ['-c', 'print(1)']).status !== 0) {
+    micropython32 = join(dir, 'micropython-32f-qemu');
+    writeFileSync(micropython32, `#!/bin/sh\nexec qemu-i386 '${frozen}' "$@"\n`);
+    chmodSync(micropython32, 0o755);
+    emulated32 = true;
+  }
+  const path = ['.frozen', join(dir, 'microdot', 'src'), join(dir, 'micropython-lib', 'python-ecosys', 'pyjwt'),
+    join(dir, 'micropython-lib', 'python-stdlib', 'hmac'), join(dir, 'micropython', 'extmod'), join(dir, 'app')].join(':');
+  return { dir, micropython, micropython32, emulated32, env: { ...process.env, MICROPYPATH: path }, scripts: join(shared, 'peers') };
+}
+
+interface MpInProcess {
+  mode: 'tc' | 'raw';
+  route: string;
+  median_us: number;
+  mean_us: number;
+  alloc_bytes_per_req: number;
+}
+
+async function mpInProcess(p: Peers, binary: string, requests: number): Promise<MpInProcess[]> {
+  const { stdout } = await run(binary, [join(p.scripts, 'mp_inprocess.py'), String(requests)], { env: p.env, cwd: join(p.dir, 'app'), maxBuffer: 16 << 20 });
+  return stdout.trim().split('\n').map((line) => JSON.parse(line) as MpInProcess);
+}
+
+async function mpHeap(p: Peers, command: string[], port: number): Promise<Record<string, unknown>> {
+  const { stdout } = await run('python3', [join(p.scripts, 'mp_heap.py'), ...command], {
+    env: { ...p.env, MICROPYTHON: p.micropython32, PEER_PORT: String(port) }, cwd: join(p.dir, 'app'), timeout: 600_000,
+  });
+  return JSON.parse(stdout.trim().split('\n').pop() as string) as Record<string, unknown>;
+}
+
+/** The smallest value passing `test`, to `resolution`, starting the search at `start`. */
+async function smallest(test: (value: number) => Promise<boolean>, start: number, resolution: number): Promise<number | undefined> {
+  let high = start;
+  let low = 0;
+  while (!(await test(high))) {
+    low = high;
+    high *= 2;
+    if (high > start * 64) return undefined;
+  }
+  while (high - low > resolution) {
+    const middle = Math.floor((low + high) / 2);
+    if (await test(middle)) high = middle;
+    else low = middle;
+  }
+  return high;
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[values.length >> 1];
+
+function row(figure: string, unit: string, xsdot: number | undefined, microdot: number | undefined, note?: string): PeerRow {
+  const ratio = xsdot !== undefined && microdot !== undefined && microdot > 0 ? xsdot / microdot : undefined;
+  return { figure, unit, xsdot: xsdot ?? null, microdot: microdot ?? null, ratio: ratio === undefined ? null : Math.round(ratio * 100) / 100, ...(note ? { note } : {}) };
+}
+
+async function main(): Promise<void> {
+  const startedAt = performance.now();
+  console.log(`# xsdot bench:peers — ${new Date().toISOString()}\n`);
+  const p = await peers();
+  const fitBinary = await buildFitHost((line) => console.log(line));
+  const bundle = await bundleFitEntry('bench/fit/peer-entry.ts');
+  const fit = (arg: object, budget: { heap: number; chunk: number }): Promise<FitRun> =>
+    runFit(fitBinary, bundle, { preload: true, ...budget, arg: JSON.stringify(arg) });
+
+  // Counts first (deterministic): allocation and the smallest heaps.
+  console.log('allocation and heap (counts)…');
+  const alloc = await fit({ scenario: 'alloc' }, { chunk: 64 << 20, heap: 1_000_000 });
+  if (alloc.exitCode !== 0) throw new Error(`xsdot alloc: ${describeRun(alloc)}`);
+  const xsAlloc = (alloc.result as PeerFitResult).allocations ?? [];
+  const bytesOf = (route: string) => {
+    const found = xsAlloc.find((a) => a.route === route);
+    return found === undefined ? undefined : Math.round(found.slots * 16 + found.chunks);
+  };
+  const concurrent = { scenario: 'concurrent', clients: 4, rounds: 10 };
+  const passes = async (heap: number, chunk: number) => (await fit(concurrent, { heap, chunk })).exitCode === 0;
+  const heapSlots = await smallest((heap) => passes(heap, 1 << 20), 1024, 16);
+  const chunkBytes = heapSlots === undefined ? undefined : await smallest((chunk) => passes(heapSlots, chunk), 16_384, 256);
+  const xsHeap = heapSlots === undefined || chunkBytes === undefined ? undefined : heapSlots * 16 + chunkBytes;
+  const [mpStats, mpSearch, mp32] = await Promise.all([
+    mpHeap(p, ['stats'], 18_301),
+    mpHeap(p, ['search', '4'], 18_302),
+    mpInProcess(p, p.micropython32, 200),
+  ]);
+  const mpRaw32 = (route: string) => mp32.find((r) => r.mode === 'raw' && r.route === route)?.alloc_bytes_per_req;
+
+  // CPU: alternate the two sides, medians of the repetitions.
+  console.log(`in-process CPU, ${REPEATS} alternating repetitions…`);
+  const xsUs: Record<string, number[]> = { '/': [], '/me': [] };
+  const mpUs: Record<string, number[]> = { '/': [], '/me': [] };
+  let xsCookie: number | undefined;
+  for (let i = 0; i < REPEATS; i++) {
+    for (const r of await mpInProcess(p, p.micropython, REQUESTS)) if (r.mode === 'raw') mpUs[r.route].push(r.median_us);
+    const xs = await runInXsnap<{ timings: PeerTiming[]; cookieBytes: number }>('xs-peer-entry.ts', REQUESTS);
+    if ('skipped' in xs) throw new Error(xs.skipped);
+    for (const t of xs.timings) xsUs[t.route].push(t.medianUs);
+    xsCookie = xs.cookieBytes;
+  }
+
+  const mpCookie = await microdotCookie(p);
+  const rows: PeerRow[] = [
+    row('bytes allocated per GET /me (32-bit; microdot over sockets)', 'B', bytesOf('/me'), mpStats.alloc_per_req_me as number),
+    row('bytes allocated per GET / (32-bit; microdot over sockets)', 'B', bytesOf('/'), mpStats.alloc_per_req_root as number),
+    row('bytes allocated per GET /me (32-bit; microdot in-process raw)', 'B', bytesOf('/me'), mpRaw32('/me')),
+    row('bytes allocated per GET / (32-bit; microdot in-process raw)', 'B', bytesOf('/'), mpRaw32('/')),
+    row('smallest heap, 4 concurrent GET /me (32-bit, code in ROM)', 'B', xsHeap, mpSearch.smallest_heapsize as number,
+      heapSlots === undefined ? undefined : `xsdot: ${heapSlots} slots × 16 + ${chunkBytes} chunk bytes`),
+    row('in-process CPU per GET / (x86-64, median)', 'µs', median(xsUs['/']), median(mpUs['/']), 'xsdot on xsnap, microdot on MicroPython'),
+    row('in-process CPU per GET /me (x86-64, median)', 'µs', median(xsUs['/me']), median(mpUs['/me']), 'xsdot: pure-TS SHA-256; microdot: C HMAC'),
+    row('session cookie name=value for {user: "admin"} (peer apps)', 'B', xsCookie, mpCookie),
+  ];
+  console.log('');
+  console.log(table(['figure', 'unit', 'xsdot', 'microdot', 'xsdot ÷ microdot'],
+    rows.map((r) => [r.figure + (r.note ? ` — ${r.note}` : ''), r.unit, num(r.xsdot ?? undefined, r.unit === 'µs' ? 1 : 0), num(r.microdot ?? undefined, r.unit === 'µs' ? 1 : 0), r.ratio === null ? '—' : `${r.ratio.toFixed(2)}×`])));
+  console.log(`\nNot measured here: CPU per request on the Moddable x-cli-lin build, and over sockets.${p.emulated32 ? ' 32-bit MicroPython ran under qemu-i386 (counts only).' : ''}`);
+  console.log(`(${((performance.now() - startedAt) / 1000).toFixed(0)} s)`);
+  const file = writeResults('peers', { date: new Date().toISOString(), rows, raw: { xsAlloc, mpStats, mpSearch, mp32, xsUs, mpUs } });
+  console.log(`JSON: ${file}`);
+}
+
+/** microdot's session cookie for {user: "admin"}: the token micropython-lib's PyJWT makes, as microdot's Session does. */
+async function microdotCookie(p: Peers): Promise<number | undefined> {
+  const code = 'import jwt; print(len("session=" + jwt.encode({"user": "admin"}, "peer-baseline-secret", algorithm="HS256")))';
+  try {
+    const { stdout } = await run(p.micropython, ['-c', code], { env: p.env });
+    return Number(stdout.trim());
+  } catch {
+    return undefined;
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.stack ?? error.message : String(error));
+  process.exitCode = 1;
+});
