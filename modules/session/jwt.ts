@@ -29,6 +29,12 @@ export interface JwtKey {
 export interface KeyRingOptions {
   /** The crypto to use; default `runtime().crypto`, looked up at each use. */
   provider?: CryptoProvider;
+  /**
+   * Write `"typ":"JWT"` in the header, as PyJWT does by default (its tokens are then byte-identical to
+   * ours). Default false: `typ` is optional (RFC 7519 §5.1) and costs 16 cookie bytes; PyJWT makes the
+   * same compact header with `headers={"typ": None}` and verifies either.
+   */
+  typ?: boolean;
 }
 
 /**
@@ -84,7 +90,9 @@ export class KeyRing {
     this.signingKey = macs[0];
     // PyJWT's header for the same kid: keys sorted, compact separators.
     const kid = keys[0].kid;
-    this.#header = Object.freeze(kid === undefined ? { alg: 'HS256', typ: 'JWT' } : { alg: 'HS256', kid, typ: 'JWT' });
+    const header: JwtHeader = kid === undefined ? { alg: 'HS256' } : { alg: 'HS256', kid };
+    if (options.typ) header.typ = 'JWT';
+    this.#header = Object.freeze(header);
     this.#headerChars = encodeJson(this.#header);
     this.signingHeader = runtime().utf8Decode(this.#headerChars);
   }
@@ -143,8 +151,9 @@ const DOT = 0x2e;
 const SIGNATURE_CHARS = base64urlLength(32);
 
 /**
- * Signs `payload` (a plain object) with the ring's first key. The header is `{"alg":"HS256","typ":"JWT"}`,
- * or `{"alg":"HS256","kid":…,"typ":"JWT"}` when that key has a kid. Throws a TypeError when `payload`
+ * Signs `payload` (a plain object) with the ring's first key. The header is `{"alg":"HS256"}`, or
+ * `{"alg":"HS256","kid":…}` when that key has a kid, each with `"typ":"JWT"` last when the ring was made
+ * with `typ: true`. Throws a TypeError when `payload`
  * is not an object (or is an array), and whatever `JSON.stringify` throws (cycles, BigInt).
  */
 export function signToken(payload: object, ring: KeyRing): string {

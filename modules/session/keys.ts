@@ -40,9 +40,14 @@ export function parseSecret(text: string): Uint8Array {
   return bytes;
 }
 
-function newKey(): JwtKey {
-  // A short random kid keeps tokens small and tells keys of different devices apart.
-  return { kid: base64urlEncode(runtime().randomBytes(3)), key: runtime().randomBytes(32) };
+/** A fresh key whose kid none of `others` has. */
+function newKey(others: readonly JwtKey[] = []): JwtKey {
+  // A two-character random kid (12 bits) keeps cookies small; it only has to differ from the kids of
+  // the keys kept alongside (the MAC, not the kid, tells a forged token apart).
+  let kid: string;
+  do kid = base64urlEncode(runtime().randomBytes(2)).slice(0, 2);
+  while (others.some((other) => other.kid === kid));
+  return { kid, key: runtime().randomBytes(32) };
 }
 
 function encodeKeys(keys: readonly JwtKey[]): string {
@@ -73,7 +78,8 @@ export function loadStoredKeys(store: KeyValueStore = runtime().store): JwtKey[]
  */
 export function rotateStoredKeys(store: KeyValueStore = runtime().store, keep = DEFAULT_KEEP_KEYS): JwtKey[] {
   if (!Number.isInteger(keep) || keep < 1) throw new RangeError('xsdot: keep must be at least 1');
-  const keys = [newKey(), ...loadStoredKeys(store)].slice(0, keep);
+  const kept = loadStoredKeys(store).slice(0, keep - 1);
+  const keys = [newKey(kept), ...kept];
   store.set(KEYS_STORE_KEY, encodeKeys(keys));
   return keys;
 }

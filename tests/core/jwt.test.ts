@@ -21,7 +21,10 @@ const A = key(1);
 const B = key(2);
 const C = key(3);
 const NOW = 1_700_000_000;
-const KIDLESS_HEADER = '{"alg":"HS256","typ":"JWT"}';
+/** The header xsdot signs without a kid (PyJWT's with headers={"typ": None}). */
+const KIDLESS_HEADER = '{"alg":"HS256"}';
+/** PyJWT's default header, which a ring made with `typ: true` signs. */
+const PYJWT_HEADER = '{"alg":"HS256","typ":"JWT"}';
 
 /** A token with exactly this header and payload JSON, correctly MACed with `secret`. */
 function forge(header: string, payload: string, secret: Uint8Array = A): string {
@@ -38,14 +41,19 @@ test('sign and verify round trip', () => {
   const token = signToken({ user: 'admin', n: 1, list: [1, 'two', null], nested: { ok: true } }, ring);
   const result = verifyToken(token, ring, { now: NOW });
   assert.ok(result.ok);
-  assert.deepEqual(result.header, { alg: 'HS256', typ: 'JWT' });
+  assert.deepEqual(result.header, { alg: 'HS256' });
   assert.deepEqual(result.payload, { user: 'admin', n: 1, list: [1, 'two', null], nested: { ok: true } });
 });
 
-test('the kid-less header is PyJWT\'s, byte for byte', () => {
+test('the kid-less header is compact by default, PyJWT\'s byte for byte with typ: true', () => {
   const token = signToken({ user: 'admin' }, new KeyRing([{ key: A }]));
   assert.equal(token.split('.')[0], base64urlEncode(text(KIDLESS_HEADER)));
-  assert.equal(token.split('.')[0], 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9');
+  assert.equal(token.split('.')[0], 'eyJhbGciOiJIUzI1NiJ9');
+  const pyjwtStyle = signToken({ user: 'admin' }, new KeyRing([{ key: A }], { typ: true }));
+  assert.equal(pyjwtStyle.split('.')[0], base64urlEncode(text(PYJWT_HEADER)));
+  assert.equal(pyjwtStyle.split('.')[0], 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9');
+  const kid = signToken({ user: 'admin' }, new KeyRing([{ kid: 'k1', key: A }], { typ: true }));
+  assert.equal(runtime().utf8Decode(base64urlDecode(kid.split('.')[0]) as Uint8Array), '{"alg":"HS256","kid":"k1","typ":"JWT"}');
 });
 
 test('non-ASCII payloads are escaped as PyJWT does, and round trip', () => {
@@ -63,7 +71,7 @@ test('PyJWT fixtures: we accept its tokens and sign the identical strings', () =
   assert.ok(pyjwt.tokens.length >= 8);
   for (const fixture of pyjwt.tokens) {
     const { kid } = fixture as { kid?: string };
-    const ring = new KeyRing([{ kid, key: secret }]);
+    const ring = new KeyRing([{ kid, key: secret }], { typ: true });
     const result = verifyToken(fixture.token, ring, { now: NOW });
     assert.ok(result.ok, `${fixture.token}: ${reason(result)}`);
     assert.deepEqual(result.payload, fixture.payload);

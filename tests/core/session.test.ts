@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { App, abort, Response, type Request } from '../../modules/http/index';
 import { TestClient, type TestResponse } from '../../modules/http/testclient';
 import { installRuntime, runtime, type Runtime } from '../../modules/runtime';
-import { base64urlEncode } from '../../modules/crypto/base64url';
+import { base64urlDecode, base64urlEncode } from '../../modules/crypto/base64url';
 import { KeyRing, signToken } from '../../modules/session/jwt';
 import { KEYS_STORE_KEY, loadStoredKeys, parseSecret, rotateStoredKeys } from '../../modules/session/keys';
 import { Session, withSession, type SessionData, type SessionOptions } from '../../modules/session/session';
@@ -77,11 +77,14 @@ test('login sets a signed HttpOnly cookie; /me reads it; logout expires it', asy
   assert.equal((await client.get('/me')).status, 401);
 });
 
-test('the cookie for {user: "admin"} stays small', async () => {
-  const { app } = loginApp();
+test('the cookie for {user: "admin"} stays small: compact header, expiry, idle time, sid and a two-character kid in 178 bytes', async () => {
+  const { app } = loginApp({ keys: [{ kid: 'k1', key: KEY }] });
   const login = await new TestClient(app).post('/login');
-  const token = (sessionCookie(login) ?? '').split(';')[0].slice('session='.length);
-  assert.ok(token.length < 200, `token is ${token.length} characters`);
+  const cookie = (sessionCookie(login) ?? '').split(';')[0];
+  assert.ok(cookie.length <= 178, `session cookie is ${cookie.length} bytes`);
+  const [header, payload] = cookie.slice('session='.length).split('.').map((part) => runtime().utf8Decode(base64urlDecode(part) ?? new Uint8Array(0)));
+  assert.equal(header, '{"alg":"HS256","kid":"k1"}');
+  assert.deepEqual(Object.keys(JSON.parse(payload)), ['user', 'sid', 'iat', 'exp']);
 });
 
 test('no Set-Cookie when a session is only read (dirty tracking)', async () => {

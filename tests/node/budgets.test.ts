@@ -28,7 +28,7 @@ interface Budget {
 /** Per request of the peer app, one connection each. */
 const PEER_BUDGETS: Record<string, Budget> = {
   '/': { slots: 390, chunks: 1_720 },
-  '/me': { slots: 660, chunks: 5_200 },
+  '/me': { slots: 660, chunks: 5_000 },
 };
 
 /** Per request of the login app, keyed `kind×concurrency`. */

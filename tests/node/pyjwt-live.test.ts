@@ -21,8 +21,10 @@ const PAYLOADS: Record<string, unknown>[] = [
 const MINT = `
 import json, sys, jwt
 req = json.load(sys.stdin)
-print(json.dumps([jwt.encode(p, req["key"], algorithm="HS256", headers=({"kid": req["kid"]} if req.get("kid") else None))
-                  for p in req["payloads"]]))
+headers = {"kid": req["kid"]} if req.get("kid") else {}
+if not req["typ"]:
+    headers["typ"] = None
+print(json.dumps([jwt.encode(p, req["key"], algorithm="HS256", headers=headers or None) for p in req["payloads"]]))
 `;
 
 const DECODE = `
@@ -37,12 +39,14 @@ for t in req["tokens"]:
 print(json.dumps(out))
 `;
 
-for (const kid of [undefined, 'k1']) {
-  const ring = new KeyRing([{ kid, key: new TextEncoder().encode(KEY) }]);
-  const label = kid === undefined ? 'without kid' : `with kid "${kid}"`;
+for (const [kid, typ] of [[undefined, false], ['k1', false], [undefined, true], ['k1', true]] as const) {
+  const ring = new KeyRing([{ kid, key: new TextEncoder().encode(KEY) }], { typ });
+  const label = `${kid === undefined ? 'without kid' : `with kid "${kid}"`}${typ ? ', typ JWT' : ' (compact header: typ None in PyJWT)'}`;
+  const header: Record<string, string> = kid === undefined ? { alg: 'HS256' } : { alg: 'HS256', kid };
+  if (typ) header.typ = 'JWT';
 
   test(`PyJWT${version === undefined ? '' : ` ${version}`} mints ${label} → xsdot verifies, and signs the same strings`, { skip }, () => {
-    const tokens = python(MINT, { key: KEY, kid, payloads: PAYLOADS }) as string[];
+    const tokens = python(MINT, { key: KEY, kid, typ, payloads: PAYLOADS }) as string[];
     tokens.forEach((token, i) => {
       const result = verifyToken(token, ring);
       assert.ok(result.ok, `${token}: ${result.ok || result.reason}`);
@@ -57,7 +61,7 @@ for (const kid of [undefined, 'k1']) {
     const decoded = python(DECODE, { key: KEY, tokens: [...tokens, tampered] }) as Record<string, unknown>[];
     PAYLOADS.forEach((payload, i) => {
       assert.deepEqual(decoded[i].payload, payload);
-      assert.deepEqual(decoded[i].header, kid === undefined ? { alg: 'HS256', typ: 'JWT' } : { alg: 'HS256', kid, typ: 'JWT' });
+      assert.deepEqual(decoded[i].header, header);
     });
     assert.deepEqual(decoded[PAYLOADS.length], { error: 'InvalidSignatureError' });
   });
