@@ -5,10 +5,9 @@
  * `handle_request` (raw mode: request bytes in, response bytes out), one connection per request.
  * The socket is bench/direct-socket.ts: driven as a device's event loop drives a native one.
  */
-import { latin1Bytes } from '../modules/http/bytes';
+import { latin1, latin1Bytes } from '../modules/http/bytes';
 import { Server } from '../modules/http/server';
-import { TestClient } from '../modules/http/testclient';
-import { answered, DirectPeer, open } from './direct-socket';
+import { answered, DirectPeer, exchange, open } from './direct-socket';
 import { createPeerApp } from './peer-app';
 
 export type PeerRoute = '/' | '/me';
@@ -25,16 +24,20 @@ export interface PeerBench {
 /** A fixed 32-byte key: the runs must be repeatable (microdot's peer uses a fixed secret too). */
 const KEY = new Uint8Array(32).fill(7);
 
-/** Creates the peer app, signs in with POST /login (form user=admin) and builds the raw requests. */
+/** mp_heap.py's login: a form POST on its own connection. */
+const LOGIN = latin1Bytes('POST /login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\n' +
+  'Content-Length: 10\r\nConnection: close\r\n\r\nuser=admin');
+
+/** Creates the peer app, signs in with POST /login (form user=admin) as raw bytes, and builds the raw requests. */
 export async function setUpPeer(): Promise<PeerBench> {
-  const app = createPeerApp(KEY);
-  const client = new TestClient(app);
-  const login = await client.post('/login', { form: { user: 'admin' } });
-  const token = client.cookies.get('session');
-  if (login.status !== 200 || token === undefined) throw new Error(`peer POST /login: ${login.status}, no session cookie`);
-  const cookie = `session=${token}`;
+  const server = new Server(createPeerApp(KEY));
+  const peer = await exchange(server, new DirectPeer(1024), LOGIN);
+  const response = latin1(peer.response, 0, peer.length);
+  const match = /\r\nSet-Cookie: (session=[^;\r]+)/i.exec(response);
+  if (peer.status !== 200 || match === null) throw new Error(`peer POST /login: ${response.slice(0, 200)}`);
+  const cookie = match[1];
   return {
-    server: new Server(app),
+    server,
     cookie,
     requests: {
       '/': latin1Bytes('GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'),

@@ -48,7 +48,7 @@ const REQUESTS = 20;
 
 async function allocations(): Promise<PeerFitResult> {
   const bench = await setUpPeer();
-  const peer = new DirectPeer();
+  const peer = new DirectPeer(256);
   const rows: PeerAllocation[] = [];
   for (const route of PEER_ROUTES) {
     const request = bench.requests[route];
@@ -68,7 +68,8 @@ async function allocations(): Promise<PeerFitResult> {
 
 async function concurrent(options: PeerScenario): Promise<PeerFitResult> {
   const bench = await setUpPeer();
-  const peers = Array.from({ length: options.clients ?? 4 }, () => new DirectPeer());
+  // The clients keep 256 bytes of each answer (GET /me's is ~150): their buffers share the device's heap.
+  const peers = Array.from({ length: options.clients ?? 4 }, () => new DirectPeer(256));
   const counts: number[] = [];
   for (let round = 0; round < (options.rounds ?? 10); round++) {
     const ok = concurrentMe(bench, peers);

@@ -25,20 +25,23 @@ import { heapFree, monotonic } from './system/system';
 const TRUSTED_AFTER = Date.UTC(2024, 0, 1);
 
 /** SHA-256 through the SDK's native digest; `write` takes any ArrayBuffer view in place (no copy). */
+class ModdableSha256 implements Sha256 {
+  readonly #digest = new Digest('SHA256');
+
+  update(data: Uint8Array): void {
+    // The typings say string | ArrayBuffer; the native write reads any buffer view (xsmcGetBufferReadable).
+    if (data.length > 0) this.#digest.write(data as unknown as ArrayBuffer);
+  }
+
+  digest(): Uint8Array {
+    return new Uint8Array(this.#digest.close());
+  }
+}
+
+/** A class, not an object of closures per hash: two closures per hash were most of an HMAC's allocation on XS. */
 export const moddableCryptoProvider: CryptoProvider = {
   name: 'moddable-crypt',
-  createSha256(): Sha256 {
-    const digest = new Digest('SHA256');
-    return {
-      update(data: Uint8Array) {
-        // The typings say string | ArrayBuffer; the native write reads any buffer view (xsmcGetBufferReadable).
-        if (data.length > 0) digest.write(data as unknown as ArrayBuffer);
-      },
-      digest() {
-        return new Uint8Array(digest.close());
-      },
-    };
-  },
+  createSha256: () => new ModdableSha256(),
 };
 
 /** The SDK's NVS limits on ESP32: keys of at most 15 bytes, string values under 4000 bytes. */

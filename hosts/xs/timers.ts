@@ -35,15 +35,24 @@ export function setTimer(callback: () => void, ms: number): number {
   // Node's rule: a delay that is not a number in [1, 2^31 - 1] becomes 1 ms.
   const delay = ms >= 1 && ms <= 0x7fffffff ? ms : 1;
   const timer: Timer = { id: nextId++, due: monotonic() + delay, callback };
+  // Insertion by hand: splice() would allocate the array of removed items (a device's Timer.set does not).
   let index = queue.length;
-  while (index > 0 && queue[index - 1].due > timer.due) index--;
-  queue.splice(index, 0, timer);
+  queue.push(timer);
+  while (index > 0 && queue[index - 1].due > timer.due) {
+    queue[index] = queue[index - 1];
+    index--;
+  }
+  queue[index] = timer;
   return timer.id;
 }
 
 export function clearTimer(id: unknown): void {
-  const index = queue.findIndex((timer) => timer.id === id);
-  if (index >= 0) queue.splice(index, 1);
+  for (let index = 0; index < queue.length; index++) {
+    if (queue[index].id !== id) continue;
+    for (let i = index + 1; i < queue.length; i++) queue[i - 1] = queue[i];
+    queue.pop();
+    return;
+  }
 }
 
 export function pendingTimers(): number {

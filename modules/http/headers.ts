@@ -22,14 +22,7 @@ export class Headers {
 
   /** All values of `name` joined as HTTP allows (`, `; `; ` for Cookie), or undefined. */
   get(name: string): string | undefined {
-    const lower = name.toLowerCase();
-    let joined: string | undefined;
-    for (let i = 0; i < this.#fields.length; i += 3) {
-      if (this.#fields[i] !== lower) continue;
-      const value = this.#fields[i + 2];
-      joined = joined === undefined ? value : joined + (lower === 'cookie' ? '; ' : ', ') + value;
-    }
-    return joined;
+    return this.getLower(name.toLowerCase());
   }
 
   getAll(name: string): string[] {
@@ -40,9 +33,7 @@ export class Headers {
   }
 
   has(name: string): boolean {
-    const lower = name.toLowerCase();
-    for (let i = 0; i < this.#fields.length; i += 3) if (this.#fields[i] === lower) return true;
-    return false;
+    return this.countLower(name.toLowerCase()) > 0;
   }
 
   /** Adds a field; the value must not contain CR, LF or NUL (header injection). */
@@ -74,6 +65,33 @@ export class Headers {
       if (!skip.includes(this.#fields[i])) text += `${this.#fields[i + 1]}: ${this.#fields[i + 2]}\r\n`;
     }
     return text;
+  }
+
+  /**
+   * @internal `get` for a name already in lower case: on XS each `toLowerCase()` makes a new string, and
+   * the server's own lookups (framing, cookies, content type) run on every request.
+   */
+  getLower(lower: string): string | undefined {
+    let joined: string | undefined;
+    for (let i = 0; i < this.#fields.length; i += 3) {
+      if (this.#fields[i] !== lower) continue;
+      const value = this.#fields[i + 2];
+      joined = joined === undefined ? value : joined + (lower === 'cookie' ? '; ' : ', ') + value;
+    }
+    return joined;
+  }
+
+  /** @internal How many fields named `lower` (lower case) there are. */
+  countLower(lower: string): number {
+    let count = 0;
+    for (let i = 0; i < this.#fields.length; i += 3) if (this.#fields[i] === lower) count++;
+    return count;
+  }
+
+  /** @internal `set` for a constant field of the framework's own: `lower` is `name` in lower case, both valid, the value too. */
+  setKnown(lower: string, name: string, value: string): void {
+    for (let i = this.#fields.length - 3; i >= 0; i -= 3) if (this.#fields[i] === lower) this.#fields.splice(i, 3);
+    this.#fields.push(lower, name, value);
   }
 
   /** @internal The parser's fast path: `lower` is already lower-case and validated. */

@@ -9,7 +9,7 @@
  * field with one value (a repeated field or a list, even of equal values, is 400); Content-Length with
  * Transfer-Encoding is 400; no whitespace before a field's colon and no obsolete line folding (400).
  */
-import { concatBytes, latin1 } from './bytes';
+import { concatBytes, latin1, latin1Bytes } from './bytes';
 import { HttpError } from './errors';
 import { Headers, isTokenByte } from './headers';
 import type { Limits } from './limits';
@@ -236,9 +236,35 @@ export function parseHead(bytes: Uint8Array, end: number, limits: Limits): Reque
       const c = bytes[i];
       if ((c < 32 && c !== HT) || c === 127) fail(400, 'Invalid character in header field');
     }
-    headers.appendParsed(latin1(bytes, start, colon).toLowerCase(), latin1(bytes, valueStart, valueEnd));
+    headers.appendParsed(knownName(bytes, start, colon) ?? latin1(bytes, start, colon).toLowerCase(), latin1(bytes, valueStart, valueEnd));
   }
   return completeHead(method, target, version, headers, limits, target === rawTarget ? undefined : targetAuthority(rawTarget));
+}
+
+/**
+ * Field names browsers and clients send, lower-case: a name found here costs no string of its own (two
+ * per field otherwise: the name and its lower case).
+ */
+const KNOWN_NAMES: readonly string[] = Object.freeze([
+  'host', 'connection', 'cookie', 'content-length', 'content-type', 'user-agent', 'accept', 'accept-language',
+  'accept-encoding', 'upgrade-insecure-requests', 'cache-control', 'origin', 'referer', 'expect', 'transfer-encoding',
+  'sec-fetch-site', 'sec-fetch-mode', 'sec-fetch-dest', 'sec-fetch-user', 'pragma', 'dnt', 'priority',
+  'if-none-match', 'if-modified-since', 'authorization', 'x-csrf-token', 'x-requested-with',
+]);
+/** The known names' bytes, one after another (read only: it may live in flash). */
+const KNOWN_BYTES = latin1Bytes(KNOWN_NAMES.join(''));
+
+/** The known lower-case name `bytes[start..end)` spells in any case, or undefined. */
+function knownName(bytes: Uint8Array, start: number, end: number): string | undefined {
+  const length = end - start;
+  for (let k = 0, at = 0; k < KNOWN_NAMES.length; at += KNOWN_NAMES[k].length, k++) {
+    if (KNOWN_NAMES[k].length !== length) continue;
+    let i = 0;
+    // Field names are tokens: setting 0x20 lower-cases letters and leaves '-' and digits as they are.
+    while (i < length && (bytes[start + i] | 0x20) === KNOWN_BYTES[at + i]) i++;
+    if (i === length) return KNOWN_NAMES[k];
+  }
+  return undefined;
 }
 
 function indexOfLF(bytes: Uint8Array, from: number, end: number): number {
@@ -257,38 +283,38 @@ function stopOf(bytes: Uint8Array, start: number, lineEnd: number): number {
 
 /** Applies the message-framing and connection rules of RFC 9112 to a parsed head. */
 function completeHead(method: string, target: string, version: '1.0' | '1.1', headers: Headers, limits: Limits, targetAuthority: string | undefined): RequestHead {
-  const hosts = headers.getAll('host');
-  if (hosts.length > 1 || (version === '1.1' && hosts.length === 0)) fail(400, 'Missing or repeated Host');
+  const hosts = headers.countLower('host');
+  if (hosts > 1 || (version === '1.1' && hosts === 0)) fail(400, 'Missing or repeated Host');
 
-  const transferEncoding = headers.get('transfer-encoding');
-  const lengths = headers.getAll('content-length');
+  const transferEncoding = headers.getLower('transfer-encoding');
+  const lengths = headers.countLower('content-length');
   if (transferEncoding !== undefined) {
     // Both framings at once is the request-smuggling shape: refuse. Chunked bodies are not accepted
     // (they could not be bounded before reading): 411 asks for a Content-Length; other codings: 501.
-    if (lengths.length > 0) fail(400, 'Both Transfer-Encoding and Content-Length');
+    if (lengths > 0) fail(400, 'Both Transfer-Encoding and Content-Length');
     if (transferEncoding.toLowerCase().split(',').pop()?.trim() === 'chunked') fail(411, 'Chunked request bodies are not accepted; send Content-Length');
     fail(501, 'Transfer-Encoding not supported');
   }
   // One Content-Length field with one value: a repeated field or a list, even of equal values, is
   // refused (RFC 9110 §8.6 and RFC 9112 §6.3 allow that), because peers disagree on which copy counts.
   let contentLength = 0;
-  if (lengths.length > 1) fail(400, 'Repeated Content-Length');
-  if (lengths.length === 1) {
-    contentLength = parseLength(lengths[0]);
+  if (lengths > 1) fail(400, 'Repeated Content-Length');
+  if (lengths === 1) {
+    contentLength = parseLength(headers.getLower('content-length') as string);
     if (contentLength > limits.maxBody) fail(413);
   }
 
-  const expect = headers.get('expect');
+  const expect = headers.getLower('expect');
   let expectContinue = false;
   if (expect !== undefined) {
     if (expect.toLowerCase() !== '100-continue') throw new HttpError(417, undefined, { close: contentLength > 0 });
     expectContinue = version === '1.1';
   }
 
-  const connection = headers.get('connection')?.toLowerCase() ?? '';
+  const connection = headers.getLower('connection')?.toLowerCase() ?? '';
   const keepAlive = version === '1.1' ? !hasToken(connection, 'close') : hasToken(connection, 'keep-alive');
   const absoluteForm = targetAuthority !== undefined;
-  return { method, target, authority: absoluteForm ? targetAuthority : hosts[0], absoluteForm, version, headers, contentLength, keepAlive, expectContinue };
+  return { method, target, authority: absoluteForm ? targetAuthority : headers.getLower('host'), absoluteForm, version, headers, contentLength, keepAlive, expectContinue };
 }
 
 /** The decimal digits of a Content-Length value (at most 15, so the number is exact); 400 otherwise. */
@@ -338,6 +364,8 @@ function parseVersion(bytes: Uint8Array, start: number, stop: number): '1.0' | '
 }
 
 function hasToken(list: string, token: string): boolean {
+  if (list === token) return true;
+  if (list.indexOf(',') < 0) return list.trim() === token;
   for (const part of list.split(',')) if (part.trim() === token) return true;
   return false;
 }

@@ -96,7 +96,7 @@ export class Request {
 
   /** The media type of the body, lower-cased, without parameters. */
   get contentType(): string | undefined {
-    const header = this.headers.get('content-type');
+    const header = this.headers.getLower('content-type');
     if (header === undefined) return undefined;
     const semicolon = header.indexOf(';');
     return (semicolon < 0 ? header : header.slice(0, semicolon)).trim().toLowerCase();
@@ -137,6 +137,6 @@ export class Request {
   }
 
   #cookieMap(): Map<string, string[]> {
-    return (this.#cookies ??= parseCookieHeader(this.headers.get('cookie')));
+    return (this.#cookies ??= parseCookieHeader(this.headers.getLower('cookie')));
   }
 }

@@ -45,7 +45,7 @@ export class Response {
 
   static json(value: unknown, status = 200, headers?: HeadersInit): Response {
     const response = new Response(JSON.stringify(value) ?? 'null', status, headers);
-    response.headers.set('Content-Type', 'application/json');
+    response.headers.setKnown('content-type', 'Content-Type', 'application/json');
     return response;
   }
 
@@ -74,7 +74,7 @@ export class Response {
       this.body = JSON.stringify(body);
       type = 'application/json';
     }
-    if (type !== undefined && !this.headers.has('content-type')) this.headers.set('Content-Type', type);
+    if (type !== undefined && this.headers.countLower('content-type') === 0) this.headers.setKnown('content-type', 'Content-Type', type);
   }
 }
 

@@ -188,14 +188,21 @@ class Connection {
   #writable = 0;
   #queue: Uint8Array[] = [];
   #drained: (() => void) | undefined;
+  /** When the current phase times out (`runtime().monotonic()` ms); 0 while nothing can time out. */
+  #deadline = 0;
+  /**
+   * The connection's one host timer and when it fires. A phase moves the deadline, not the timer: a
+   * timer that fires early re-arms for the rest, so a request costs one timer, not one per phase.
+   */
   #timer: TimerId | undefined;
+  #timerDue = 0;
   #served = 0;
   #sentContinue = false;
   /** The peer closed its side (or the connection failed): no more bytes will arrive. */
   #peerClosed = false;
   #client: string | undefined;
-  /** The timer callback, made once per connection rather than at every (re)arming. */
-  readonly #onTimer = (): void => this.#onTimeout();
+  /** The timer callback, made once per connection. */
+  readonly #onTimer = (): void => this.#onTimerFired();
 
   constructor(server: Server, TCP: TCPConstructor, from: unknown) {
     this.#server = server;
@@ -235,6 +242,8 @@ class Connection {
     if (this.#closed) return;
     this.#phase = 'closed';
     this.#disarm();
+    if (this.#timer !== undefined) runtime().clearTimer(this.#timer);
+    this.#timer = undefined;
     this.#queue = [];
     this.#drained?.();
     this.#server.forget(this);
@@ -476,7 +485,7 @@ class Connection {
     if (this.#queue.length > 0) {
       // Bytes wait for the client: the send timeout restarts with each progress (once per flush, not
       // per write). While a request is still arriving, its own timeout stays in charge.
-      if (this.#timer === undefined || (progressed && this.#phase === 'sending')) this.#arm(this.#limits.sendTimeout);
+      if (this.#deadline === 0 || (progressed && this.#phase === 'sending')) this.#arm(this.#limits.sendTimeout);
       return;
     }
     if (this.#phase === 'sending') this.#disarm();
@@ -485,18 +494,35 @@ class Connection {
     drained?.();
   }
 
+  /** The current phase times out `ms` from now. */
   #arm(ms: number): void {
-    this.#disarm();
-    this.#timer = runtime().setTimer(this.#onTimer, ms);
+    const host = runtime();
+    this.#deadline = host.monotonic() + ms;
+    // A pending timer that fires no later than the deadline re-arms itself for the rest.
+    if (this.#timer !== undefined && this.#timerDue <= this.#deadline) return;
+    if (this.#timer !== undefined) host.clearTimer(this.#timer);
+    this.#timerDue = this.#deadline;
+    this.#timer = host.setTimer(this.#onTimer, ms);
   }
 
   #disarm(): void {
-    if (this.#timer !== undefined) runtime().clearTimer(this.#timer);
+    this.#deadline = 0;
+  }
+
+  #onTimerFired(): void {
     this.#timer = undefined;
+    if (this.#closed || this.#deadline === 0) return;
+    const left = this.#deadline - runtime().monotonic();
+    if (left > 0) {
+      this.#timerDue = this.#deadline;
+      this.#timer = runtime().setTimer(this.#onTimer, left);
+      return;
+    }
+    this.#deadline = 0;
+    this.#onTimeout();
   }
 
   #onTimeout(): void {
-    this.#timer = undefined;
     if (this.#phase === 'receiving') {
       // Slow or stalled client mid-request: tell it, then close.
       this.#fail(new HttpError(408, undefined, { close: true }));

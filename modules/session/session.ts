@@ -76,9 +76,10 @@ export class SessionData {
   /** The token minted by `save()`, reused by the response unless the data changes again. */
   token: string | undefined;
 
-  constructor(owner: Session, data: JwtPayload, sid: string, exp: number | undefined, rejected?: RejectReason) {
+  /** `data`: the session's values, taken over (not copied). */
+  constructor(owner: Session, data: Map<string, SessionValue>, sid: string, exp: number | undefined, rejected?: RejectReason) {
     this.#owner = owner;
-    this.#data = new Map(Object.entries(data) as [string, SessionValue][]);
+    this.#data = data;
     this.#sid = sid;
     this.#exp = exp;
     this.rejected = rejected;
@@ -207,6 +208,8 @@ export class Session {
   readonly #revocations: Revocations;
   /** User name → its record key, least recently used first. */
   readonly #userHashes = new Map<string, string>();
+  /** Writes a request's session into its response: one hook per Session, not a closure per request. */
+  readonly #writeHook = (request: Request, response: Response): HandlerResult => this.#write(request, response);
 
   constructor(app: App | undefined, options: SessionOptions = {}) {
     this.#options = options;
@@ -236,7 +239,7 @@ export class Session {
     if (data === undefined) {
       data = this.#load(request);
       (sessionsByRequest ??= new WeakMap()).set(request, data);
-      request.afterRequest((req, response) => this.#write(req, response));
+      request.afterRequest(this.#writeHook);
     }
     return data;
   }
@@ -317,15 +320,15 @@ export class Session {
     if (typeof user === 'string' && ((gen as number | undefined) ?? 0) < this.#revocations.generation(this.#hashOf(user))) return this.#fresh('revoked');
     if (typeof sid === 'string' && this.#revocations.isRevoked(sid)) return this.#fresh('revoked');
 
-    const data: JwtPayload = {};
-    for (const key of Object.keys(claims)) if (!RESERVED.includes(key)) data[key] = claims[key];
+    const data = new Map<string, SessionValue>();
+    for (const key of Object.keys(claims)) if (!RESERVED.includes(key)) data.set(key, claims[key] as SessionValue);
     const session = new SessionData(this, data, typeof sid === 'string' ? sid : newSid(), typeof exp === 'number' ? exp : now + this.maxAge);
     if (bare || (this.idleTimeout > 0 && now - (iat as number) > this.idleTimeout / 2)) session.refresh = true;
     return session;
   }
 
   #fresh(rejected?: RejectReason): SessionData {
-    return new SessionData(this, {}, newSid(), undefined, rejected);
+    return new SessionData(this, new Map(), newSid(), undefined, rejected);
   }
 
   #write(request: Request, response: Response): HandlerResult {

@@ -27,24 +27,24 @@ interface Budget {
 
 /** Per request of the peer app, one connection each. */
 const PEER_BUDGETS: Record<string, Budget> = {
-  '/': { slots: 390, chunks: 1_720 },
-  '/me': { slots: 660, chunks: 5_000 },
+  '/': { slots: 295, chunks: 1_210 },
+  '/me': { slots: 505, chunks: 4_330 },
 };
 
 /** Per request of the login app, keyed `kind×concurrency`. */
 const LOGIN_BUDGETS: Record<string, Budget> = {
-  'home×1': { slots: 1_440, chunks: 32_700 },
-  'home×4': { slots: 1_360, chunks: 32_600 },
-  'session×1': { slots: 920, chunks: 13_500 },
-  'session×4': { slots: 900, chunks: 13_800 },
-  'write×1': { slots: 1_370, chunks: 36_000 },
-  'write×4': { slots: 1_290, chunks: 35_700 },
-  'static×1': { slots: 880, chunks: 16_300 },
-  'static×4': { slots: 800, chunks: 16_000 },
+  'home×1': { slots: 1_290, chunks: 30_450 },
+  'home×4': { slots: 1_210, chunks: 30_350 },
+  'session×1': { slots: 825, chunks: 11_250 },
+  'session×4': { slots: 800, chunks: 11_550 },
+  'write×1': { slots: 1_220, chunks: 33_750 },
+  'write×4': { slots: 1_140, chunks: 33_450 },
+  'static×1': { slots: 820, chunks: 14_450 },
+  'static×4': { slots: 740, chunks: 14_150 },
 };
 
 /** 4 concurrent GET /me of the peer app (10 rounds after boot and a login) complete in this fixed heap. */
-const PEER_CONCURRENT_HEAP = { heap: 1_310, chunk: 21_500 };
+const PEER_CONCURRENT_HEAP = { heap: 1_290, chunk: 6_000 };
 
 async function fitHost(skip: (message: string) => void): Promise<string | undefined> {
   try {
@@ -95,6 +95,6 @@ test('allocation budgets: the login app\'s request kinds, alone and 4 at once', 
 });
 
 test('allocation budgets: a heavier request path fails, naming the figure', () => {
-  assert.deepEqual(within('peer GET /', { slots: 391, chunks: 10 }, PEER_BUDGETS['/']), ['peer GET /: 391 slots allocated per request, budget 390']);
+  assert.deepEqual(within('peer GET /', { slots: 296, chunks: 10 }, PEER_BUDGETS['/']), ['peer GET /: 296 slots allocated per request, budget 295']);
   assert.deepEqual(within('x', { slots: 1, chunks: 99_999 }, { slots: 1, chunks: 1 }), ['x: 99999 chunk bytes allocated per request, budget 1']);
 });

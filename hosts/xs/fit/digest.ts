@@ -8,18 +8,20 @@ import type { CryptoProvider, Sha256 } from '../../../modules/runtime';
 /** fit.c: the SHA-256 of its arguments' bytes, concatenated, as a new 32-byte ArrayBuffer. */
 declare function __fitSha256(...parts: Uint8Array[]): ArrayBuffer;
 
+/** One hash: the parts are hashed in digest(); like Digest.write, update() keeps no copy of its own. */
+class FitSha256 implements Sha256 {
+  readonly #parts: Uint8Array[] = [];
+
+  update(data: Uint8Array): void {
+    this.#parts.push(data);
+  }
+
+  digest(): Uint8Array {
+    return new Uint8Array(__fitSha256(...this.#parts));
+  }
+}
+
 export const fitCryptoProvider: CryptoProvider = {
   name: 'fit-native',
-  createSha256(): Sha256 {
-    // The parts are hashed in digest(): like Digest.write, update() keeps no copy of its own.
-    const parts: Uint8Array[] = [];
-    return {
-      update(data: Uint8Array) {
-        parts.push(data);
-      },
-      digest() {
-        return new Uint8Array(__fitSha256(...parts));
-      },
-    };
-  },
+  createSha256: () => new FitSha256(),
 };
