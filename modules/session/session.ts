@@ -364,10 +364,11 @@ export class Session {
  */
 function keepPrivate(response: Response): void {
   const headers = response.headers;
-  const vary = headers.get('vary');
-  if (vary === undefined) headers.append('Vary', 'Cookie');
+  // Lower-case lookups and constant fields: no name strings or checks per response (they allocate on XS).
+  const vary = headers.getLower('vary');
+  if (vary === undefined) headers.setKnown('vary', 'Vary', 'Cookie');
   else if (!varies(vary)) headers.set('Vary', `${vary}, Cookie`);
-  if (!headers.has('cache-control')) headers.append('Cache-Control', 'private');
+  if (headers.countLower('cache-control') === 0) headers.setKnown('cache-control', 'Cache-Control', 'private');
 }
 
 /** True when a Vary value already covers Cookie (`Cookie` in its list, or `*`). */
