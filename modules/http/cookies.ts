@@ -1,6 +1,7 @@
 /** Cookies per RFC 6265: parsing the Cookie header and writing validated Set-Cookie values. */
 import { everyAsciiByte } from './bytes';
-import { isToken } from './headers';
+import { isToken, isTokenByte } from './headers';
+import { runtime } from '../runtime';
 
 export interface CookieOptions {
   /** Seconds until expiry; 0 or negative deletes the cookie. */
@@ -19,20 +20,71 @@ export interface CookieOptions {
 /**
  * Parses a Cookie header into name → values, in order. A name can repeat when a browser holds
  * cookies of one name for several paths or domains; callers that need one value decide what to do.
+ * Pairs are split on `;` and the first `=`, trimmed, a value's surrounding double quotes removed; a pair
+ * whose name is not a token or whose value is not cookie-octets is skipped. An ASCII header is scanned as
+ * bytes (one native encode, then two slices per cookie: on XS every string method call allocates).
  */
 export function parseCookieHeader(header: string | undefined): Map<string, string[]> {
   const cookies = new Map<string, string[]>();
   if (header === undefined) return cookies;
+  const bytes = runtime().utf8Encode(header);
+  // Not ASCII: the string path, whose trim() also knows the non-ASCII spaces.
+  if (bytes.length !== header.length) return parseCookieText(header, cookies);
+  for (let start = 0; start <= bytes.length;) {
+    let end = bytes.indexOf(SEMICOLON, start);
+    if (end < 0) end = bytes.length;
+    const eq = bytes.indexOf(EQUALS, start);
+    if (eq >= 0 && eq < end) {
+      let nameStart = start;
+      let nameEnd = eq;
+      let valueStart = eq + 1;
+      let valueEnd = end;
+      while (nameStart < nameEnd && isSpace(bytes[nameStart])) nameStart++;
+      while (nameEnd > nameStart && isSpace(bytes[nameEnd - 1])) nameEnd--;
+      while (valueStart < valueEnd && isSpace(bytes[valueStart])) valueStart++;
+      while (valueEnd > valueStart && isSpace(bytes[valueEnd - 1])) valueEnd--;
+      if (valueEnd - valueStart >= 2 && bytes[valueStart] === QUOTE && bytes[valueEnd - 1] === QUOTE) {
+        valueStart++;
+        valueEnd--;
+      }
+      if (nameEnd > nameStart && allBytes(bytes, nameStart, nameEnd, isTokenByte) && allBytes(bytes, valueStart, valueEnd, isCookieOctet)) {
+        addCookie(cookies, header.slice(nameStart, nameEnd), header.slice(valueStart, valueEnd));
+      }
+    }
+    start = end + 1;
+  }
+  return cookies;
+}
+
+const SEMICOLON = 0x3b;
+const EQUALS = 0x3d;
+const QUOTE = 0x22;
+
+/** Whitespace an ASCII header value can hold (the parser refuses other control characters). */
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
+
+function allBytes(bytes: Uint8Array, start: number, end: number, test: (c: number) => boolean): boolean {
+  for (let i = start; i < end; i++) if (!test(bytes[i])) return false;
+  return true;
+}
+
+function addCookie(cookies: Map<string, string[]>, name: string, value: string): void {
+  const values = cookies.get(name);
+  if (values === undefined) cookies.set(name, [value]);
+  else values.push(value);
+}
+
+/** `parseCookieHeader` on the string, for a header with non-ASCII characters. */
+function parseCookieText(header: string, cookies: Map<string, string[]>): Map<string, string[]> {
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;
     const name = part.slice(0, eq).trim();
     let value = part.slice(eq + 1).trim();
     if (value.length >= 2 && value.charCodeAt(0) === 34 && value.charCodeAt(value.length - 1) === 34) value = value.slice(1, -1);
-    if (!isToken(name) || !isCookieValue(value)) continue;
-    const values = cookies.get(name);
-    if (values === undefined) cookies.set(name, [value]);
-    else values.push(value);
+    if (isToken(name) && isCookieValue(value)) addCookie(cookies, name, value);
   }
   return cookies;
 }

@@ -1,7 +1,9 @@
 import '../support/install-host';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCookieHeader, serializeCookie } from '../../modules/http/cookies';
+import fc from 'fast-check';
+import { isCookieValue, parseCookieHeader, serializeCookie } from '../../modules/http/cookies';
+import { isToken } from '../../modules/http/headers';
 import { App, Response } from '../../modules/http/index';
 import { TestClient } from '../../modules/http/testclient';
 
@@ -50,4 +52,27 @@ test('responses set and delete cookies; requests read them', async () => {
   assert.match(drop.headers.get('set-cookie') ?? '', /^theme=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=\/$/);
   assert.deepEqual((await client.get('/read')).json, { theme: null, all: [] });
   assert.deepEqual((await client.get('/read', { headers: { Cookie: 'theme=a; theme=b' } })).json, { theme: 'a', all: ['a', 'b'] });
+});
+
+/** RFC 6265's reading, on the string: split on ";", the first "=", trim, unquote, keep valid pairs. */
+function referenceCookies(header: string): Map<string, string[]> {
+  const cookies = new Map<string, string[]>();
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    const name = part.slice(0, eq).trim();
+    let value = part.slice(eq + 1).trim();
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    if (!isToken(name) || !isCookieValue(value)) continue;
+    cookies.set(name, [...(cookies.get(name) ?? []), value]);
+  }
+  return cookies;
+}
+
+test('the Cookie header scanned as bytes reads exactly what the string reading does, for any header', () => {
+  const pieces = fc.constantFrom('a', 'b', 'sid', '=', ';', ' ', '\t', '"', ',', '\\', 'x.y-z_1', '\u00a0', '\u00e9', '%20', '');
+  fc.assert(fc.property(fc.array(pieces, { maxLength: 24 }), (parts) => {
+    const header = parts.join('');
+    assert.deepEqual(parseCookieHeader(header), referenceCookies(header), JSON.stringify(header));
+  }), { numRuns: 500 });
 });

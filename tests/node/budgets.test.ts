@@ -28,15 +28,15 @@ interface Budget {
 /** Per request of the peer app, one connection each. */
 const PEER_BUDGETS: Record<string, Budget> = {
   '/': { slots: 297, chunks: 1_210 },
-  '/me': { slots: 507, chunks: 4_920 },
+  '/me': { slots: 467, chunks: 4_520 },
 };
 
 /** Per request of the login app, keyed `kind×concurrency`. */
 const LOGIN_BUDGETS: Record<string, Budget> = {
-  'home×1': { slots: 1_290, chunks: 30_970 },
-  'home×4': { slots: 1_210, chunks: 30_850 },
-  'session×1': { slots: 825, chunks: 11_770 },
-  'session×4': { slots: 800, chunks: 12_060 },
+  'home×1': { slots: 1_250, chunks: 30_530 },
+  'home×4': { slots: 1_170, chunks: 30_410 },
+  'session×1': { slots: 785, chunks: 11_340 },
+  'session×4': { slots: 760, chunks: 11_630 },
   'write×1': { slots: 1_220, chunks: 34_340 },
   'write×4': { slots: 1_140, chunks: 34_050 },
   'static×1': { slots: 820, chunks: 14_410 },
