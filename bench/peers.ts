@@ -16,13 +16,15 @@
  *   engine; microdot: `-X heapsize` searched by mp_heap.py;
  * - in-process CPU per request (x86-64): xsdot on xsnap-worker with the pure-TS SHA-256, microdot on the
  *   x86-64 MicroPython (its HMAC is C); medians of alternating repetitions;
- * - session cookie bytes (`name=value`) for {user: "admin"}: the peer apps, and xsdot's login app.
+ * - device-like CPU per request: the same loop on the Moddable x-cli-lin build (bench/moddable, native
+ *   Digest, built when $MODDABLE points to a built SDK), against microdot's x86-64 figure;
+ * - session cookie bytes (`name=value`) for {user: "admin"}: the peer apps.
  * Where this kernel cannot run 32-bit programs, they run under qemu-i386 (allocation and heap figures
  * are counts, the same under emulation; no CPU figure is taken from them).
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { buildFitHost } from '../hosts/xs/fit/build';
@@ -162,9 +164,11 @@ async function main(): Promise<void> {
   ]);
   const mpRaw32 = (route: string) => mp32.find((r) => r.mode === 'raw' && r.route === route)?.alloc_bytes_per_req;
 
-  // CPU: alternate the two sides, medians of the repetitions.
-  console.log(`in-process CPU, ${REPEATS} alternating repetitions…`);
+  // CPU: alternate the sides, medians of the repetitions.
+  const cli = await buildCli();
+  console.log(`in-process CPU, ${REPEATS} alternating repetitions${typeof cli === 'string' ? '' : ' (with the x-cli-lin build)'}…`);
   const xsUs: Record<string, number[]> = { '/': [], '/me': [] };
+  const cliUs: Record<string, number[]> = { '/': [], '/me': [] };
   const mpUs: Record<string, number[]> = { '/': [], '/me': [] };
   let xsCookie: number | undefined;
   for (let i = 0; i < REPEATS; i++) {
@@ -173,7 +177,9 @@ async function main(): Promise<void> {
     if ('skipped' in xs) throw new Error(xs.skipped);
     for (const t of xs.timings) xsUs[t.route].push(t.medianUs);
     xsCookie = xs.cookieBytes;
+    if (typeof cli !== 'string') for (const t of await runCli(cli)) cliUs[t.route].push(t.medianUs);
   }
+  const cliNote = typeof cli === 'string' ? `not measured: ${cli}` : 'xsdot: x-cli-lin release, native Digest; microdot: x86-64 MicroPython';
 
   const mpCookie = await microdotCookie(p);
   const rows: PeerRow[] = [
@@ -185,15 +191,49 @@ async function main(): Promise<void> {
       heapSlots === undefined ? undefined : `xsdot: ${heapSlots} slots × 16 + ${chunkBytes} chunk bytes`),
     row('in-process CPU per GET / (x86-64, median)', 'µs', median(xsUs['/']), median(mpUs['/']), 'xsdot on xsnap, microdot on MicroPython'),
     row('in-process CPU per GET /me (x86-64, median)', 'µs', median(xsUs['/me']), median(mpUs['/me']), 'xsdot: pure-TS SHA-256; microdot: C HMAC'),
+    row('device-like CPU per GET / (Moddable x-cli-lin, in-process, median)', 'µs', cliUs['/'].length ? median(cliUs['/']) : undefined, median(mpUs['/']), cliNote),
+    row('device-like CPU per GET /me (Moddable x-cli-lin, in-process, median)', 'µs', cliUs['/me'].length ? median(cliUs['/me']) : undefined, median(mpUs['/me']), cliNote),
     row('session cookie name=value for {user: "admin"} (peer apps)', 'B', xsCookie, mpCookie),
   ];
   console.log('');
   console.log(table(['figure', 'unit', 'xsdot', 'microdot', 'xsdot ÷ microdot'],
     rows.map((r) => [r.figure + (r.note ? ` — ${r.note}` : ''), r.unit, num(r.xsdot ?? undefined, r.unit === 'µs' ? 1 : 0), num(r.microdot ?? undefined, r.unit === 'µs' ? 1 : 0), r.ratio === null ? '—' : `${r.ratio.toFixed(2)}×`])));
-  console.log(`\nNot measured here: CPU per request on the Moddable x-cli-lin build, and over sockets.${p.emulated32 ? ' 32-bit MicroPython ran under qemu-i386 (counts only).' : ''}`);
+  console.log(`\nNot measured here: CPU per request over sockets.${p.emulated32 ? ' 32-bit MicroPython ran under qemu-i386 (counts only).' : ''}`);
   console.log(`(${((performance.now() - startedAt) / 1000).toFixed(0)} s)`);
-  const file = writeResults('peers', { date: new Date().toISOString(), rows, raw: { xsAlloc, mpStats, mpSearch, mp32, xsUs, mpUs } });
+  const file = writeResults('peers', { date: new Date().toISOString(), rows, raw: { xsAlloc, mpStats, mpSearch, mp32, xsUs, cliUs, mpUs } });
   console.log(`JSON: ${file}`);
+}
+
+/**
+ * Builds bench/moddable (the peer loop on x-cli-lin) with the Moddable SDK at $MODDABLE; returns the
+ * executable, or why not.
+ */
+async function buildCli(): Promise<string | { executable: string }> {
+  const sdk = process.env.MODDABLE;
+  if (sdk === undefined || !existsSync(join(sdk, 'build', 'bin', 'lin', 'release', 'mcconfig'))) return 'MODDABLE is not set to a built Moddable SDK';
+  const tools = join(sdk, 'build', 'bin', 'lin', 'release');
+  const outDir = join(ROOT, 'build', 'x-cli-lin-peers');
+  mkdirSync(outDir, { recursive: true });
+  console.log('building bench/moddable for x-cli-lin…');
+  try {
+    await run(join(tools, 'mcconfig'), ['-m', '-p', 'x-cli-lin', '-t', 'build', '-o', outDir, join(BENCH_DIR, 'moddable', 'manifest.json')], {
+      cwd: ROOT, env: { ...process.env, PATH: `${tools}:${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH ?? ''}` }, maxBuffer: 64 << 20,
+    });
+  } catch (error) {
+    return `the x-cli-lin build failed: ${String((error as { stderr?: string }).stderr ?? error).trim().split('\n').slice(-3).join(' / ')}`;
+  }
+  return { executable: join(outDir, 'bin', 'lin', 'release', 'xsdot') };
+}
+
+/** Runs the x-cli-lin peer loop (it opens no socket) and reads its `@peer` lines. */
+async function runCli(cli: { executable: string }): Promise<PeerTiming[]> {
+  const data = mkdtempSync(join(tmpdir(), 'xsdot-peers-'));
+  try {
+    const { stdout } = await run(cli.executable, [], { env: { ...process.env, XSDOT_DATA_DIR: data }, timeout: 300_000, maxBuffer: 16 << 20 });
+    return stdout.split('\n').filter((line) => line.startsWith('@peer ')).map((line) => JSON.parse(line.slice(6)) as PeerTiming);
+  } finally {
+    rmSync(data, { recursive: true, force: true });
+  }
 }
 
 /** microdot's session cookie for {user: "admin"}: the token micropython-lib's PyJWT makes, as microdot's Session does. */

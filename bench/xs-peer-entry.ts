@@ -6,4 +6,4 @@ import '../hosts/xs/install-host';
 import { timePeer } from './peer-timing';
 import { publishBench } from './xs-publish';
 
-publishBench((requests) => timePeer(requests as number, () => performance.now()));
+publishBench(async (requests) => timePeer(requests as number, () => performance.now()));

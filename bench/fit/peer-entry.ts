@@ -47,7 +47,7 @@ export interface PeerFitResult {
 const REQUESTS = 20;
 
 async function allocations(): Promise<PeerFitResult> {
-  const bench = await setUpPeer();
+  const bench = setUpPeer();
   const peer = new DirectPeer(256);
   const rows: PeerAllocation[] = [];
   for (const route of PEER_ROUTES) {
@@ -67,7 +67,7 @@ async function allocations(): Promise<PeerFitResult> {
 }
 
 async function concurrent(options: PeerScenario): Promise<PeerFitResult> {
-  const bench = await setUpPeer();
+  const bench = setUpPeer();
   // The clients keep 256 bytes of each answer (GET /me's is ~150): their buffers share the device's heap.
   const peers = Array.from({ length: options.clients ?? 4 }, () => new DirectPeer(256));
   const counts: number[] = [];

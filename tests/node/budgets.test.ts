@@ -31,10 +31,13 @@ const PEER_BUDGETS: Record<string, Budget> = {
   '/me': { slots: 467, chunks: 4_520 },
 };
 
-/** Per request of the login app, keyed `kind×concurrency`. */
+/**
+ * Per request of the login app, keyed `kind×concurrency`. The dashboard renders the uptime and the
+ * session's expiry, whose text varies by a few bytes from run to run: its chunk budgets keep 1 % of room.
+ */
 const LOGIN_BUDGETS: Record<string, Budget> = {
-  'home×1': { slots: 1_250, chunks: 30_530 },
-  'home×4': { slots: 1_170, chunks: 30_410 },
+  'home×1': { slots: 1_250, chunks: 30_850 },
+  'home×4': { slots: 1_170, chunks: 30_750 },
   'session×1': { slots: 785, chunks: 11_340 },
   'session×4': { slots: 760, chunks: 11_630 },
   'write×1': { slots: 1_220, chunks: 34_340 },

@@ -4,7 +4,7 @@
  */
 import { build } from 'esbuild';
 import { execFile } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { portabilityPlugin } from '../driver/bundle';
 import { BUILD_DIR, ROOT } from './build';
@@ -84,7 +84,11 @@ export async function bundleFitEntry(entry = 'bench/fit/entry.ts'): Promise<stri
     logLevel: 'silent',
     plugins: [portabilityPlugin(ROOT)],
   });
-  writeFileSync(outfile, result.outputFiles[0].text);
+  // Written aside, then renamed: test files running at once bundle the same entry, and one must never
+  // run the other's half-written file.
+  const partial = `${outfile}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+  writeFileSync(partial, result.outputFiles[0].text);
+  renameSync(partial, outfile);
   return outfile;
 }
 
