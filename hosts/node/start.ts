@@ -25,6 +25,10 @@ const port = Number(process.env.PORT ?? 8080);
 const host = process.env.HOST ?? '127.0.0.1';
 if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`PORT must be a TCP port number, got ${process.env.PORT}`);
 
+// The runtime goes in first: parsing the secret and creating the app (keys, password from the store) use it.
+const runtime = createNodeRuntime();
+installRuntime(runtime);
+
 let keys: JwtKey[] | undefined;
 if (process.env.XSDOT_SECRET_KEY) {
   try {
@@ -34,9 +38,6 @@ if (process.env.XSDOT_SECRET_KEY) {
   }
 }
 
-// The app reads its keys and password from the store when created, so the runtime goes in first.
-const runtime = createNodeRuntime();
-installRuntime(runtime);
 const app = createApp({ deviceName: process.env.XSDOT_DEVICE_NAME || hostname(), session: { keys } });
 const hostNames = (process.env.XSDOT_HOSTS ?? '').split(',').map((name) => name.trim()).filter((name) => name !== '');
 const running = await serve(app, { port, host, runtime, hostNames });
