@@ -99,6 +99,15 @@ function expect(response: TestResponse, status: number, what: string): TestRespo
  * code from the log and sets the admin password through /setup, as a person would.
  */
 export async function bootDevice(options: LoginAppOptions = {}): Promise<Device> {
+  const { device, setupCode } = startDevice(options);
+  const admin = device.browser();
+  expect(await admin.get('/setup'), 200, 'GET /setup');
+  expect(await admin.post('/setup', { code: setupCode, password: PASSWORD, confirm: PASSWORD }), 303, 'POST /setup');
+  return device;
+}
+
+/** The first half of `bootDevice`: the app created, no password yet; `setupCode` is what it printed. */
+export function startDevice(options: LoginAppOptions = {}): { device: Device; setupCode: string } {
   const host = runtime();
   let code: string | undefined;
   installRuntime({
@@ -114,10 +123,7 @@ export async function bootDevice(options: LoginAppOptions = {}): Promise<Device>
   if (code === undefined) throw new Error('the login app printed no setup code (is the store empty?)');
   let addresses = 0;
   const browser = () => new Browser(app, `192.0.2.${(addresses++ % 250) + 1}`);
-  const admin = browser();
-  expect(await admin.get('/setup'), 200, 'GET /setup');
-  expect(await admin.post('/setup', { code, password: PASSWORD, confirm: PASSWORD }), 303, 'POST /setup');
-  return {
+  const device: Device = {
     app,
     iterations: options.iterations ?? DEFAULT_ITERATIONS,
     browser,
@@ -128,6 +134,7 @@ export async function bootDevice(options: LoginAppOptions = {}): Promise<Device>
       return user;
     },
   };
+  return { device, setupCode: code };
 }
 
 /**

@@ -31,18 +31,25 @@ import { hmacSha256 } from '../../modules/crypto/index';
 import { installRuntime, runtime } from '../../modules/runtime';
 import { KeyRing, signToken, verifyToken } from '../../modules/session/index';
 import { DirectPeer, exchange, open, WINDOW } from '../direct-socket';
-import { BROWSER_HEADERS, bootDevice, prepare, send, sessionCookie, type Browser, type Device, type RequestKind } from '../workload';
+import type { TestResponse } from '../../modules/http/testclient';
+import { tamperSignature } from '../../tests/support/tamper';
+import { BROWSER_HEADERS, bootDevice, PASSWORD, prepare, send, sessionCookie, startDevice, type Browser, type Device, type RequestKind } from '../workload';
 
 /** Globals of the fit host (hosts/xs/fit/fit.c). */
 declare function __fitRandom(length: number): ArrayBuffer;
 declare function __fitMemory(): number[];
 declare function __fitResetPeak(): void;
+declare function __fitStackLimit(slots: number): void;
 declare function __fitGC(): void;
 
 export interface FitScenario {
-  scenario: 'headline' | 'parts' | 'budgets' | RequestKind;
+  scenario: 'headline' | 'parts' | 'budgets' | 'paths' | RequestKind;
   concurrency?: number;
   iterations?: number;
+  /** `paths`: the stack slots each phase may use (fewer than the machine's: an overflow aborts the run). */
+  stackLimit?: number;
+  /** `paths`: hold only the phase of this index to `stackLimit` (the others get the whole stack). */
+  limitPhase?: number;
 }
 
 /** Memory of one phase: live before and after (each right after a collection), and the peaks in between. */
@@ -55,6 +62,8 @@ export interface PhaseMemory {
   peakChunks: number;
   slotsAfter: number;
   chunksAfter: number;
+  /** Statuses of the phase's requests, when it sent any. */
+  statuses?: number[];
 }
 
 /** Allocation of one operation (nothing collected: run `parts` with a heap that never fills). */
@@ -135,6 +144,89 @@ async function headline(options: FitScenario): Promise<FitResult> {
   const large = await phase(phases, 'a session request with a 2 KB head', async () =>
     (await a.client.get('/api/me', { headers: { ...BROWSER_HEADERS, 'X-Padding': 'x'.repeat(1300) } })).status);
   return { scenario: 'headline', concurrency: 4, iterations: device.iterations, phases, statuses: [...first, ...second, large] };
+}
+
+/**
+ * The deepest request paths, one phase each: first boot with setup (PBKDF2), the login form, a wrong
+ * password, a login (PBKDF2), the dashboard (the largest page), the password page, /api/me, a tampered
+ * cookie, an oversized cookie (under and over maxHeaderBytes), the error pages (404, 405, a stale CSRF
+ * token: 403), a password change (PBKDF2 twice) and a logout. With `stackLimit`, each phase (or the
+ * one `limitPhase` names) runs with only that many stack slots: one that needs more aborts the run with
+ * "stack overflow" and its call chain (fit.c).
+ */
+export const PATHS = [
+  'GET /setup (first boot)',
+  'POST /setup (PBKDF2, the admin password)',
+  'GET /login (form, new session cookie)',
+  'POST /login, wrong password (401 form page, PBKDF2)',
+  'POST /login (PBKDF2, new session)',
+  'GET / (dashboard, the largest page)',
+  'GET /settings/password (form page)',
+  'GET /api/me (session read, JSON)',
+  'GET / with a tampered cookie (303)',
+  'GET / with a 1.5 KB cookie (303)',
+  'GET / with a cookie over maxHeaderBytes (431)',
+  'GET /nope (404 page)',
+  'DELETE / (405 page)',
+  'POST /settings/password with a stale CSRF token (403 page)',
+  'POST /settings/password (PBKDF2 twice, revokes other sessions)',
+  'POST /logout',
+] as const;
+
+/** The statuses a browser expects from PATHS, in order. */
+export const PATH_STATUSES = [200, 303, 200, 401, 303, 200, 200, 200, 303, 303, 431, 404, 405, 403, 303, 303] as const;
+
+async function paths(options: FitScenario): Promise<FitResult> {
+  const phases: PhaseMemory[] = [];
+  const statuses: number[] = [];
+  let index = 0;
+  const measure = async (work: () => Promise<TestResponse>): Promise<void> => {
+    const name = PATHS[index];
+    const limited = options.stackLimit !== undefined && (options.limitPhase === undefined || options.limitPhase === index);
+    index++;
+    const response = await phase(phases, name, async () => {
+      // The limit starts in a job of its own, queued before the request: the harness's calls that build
+      // the request run before it, the server (which TestClient starts from a later job) after it.
+      if (limited) void Promise.resolve().then(() => __fitStackLimit(options.stackLimit as number));
+      try {
+        return await work();
+      } finally {
+        if (limited) __fitStackLimit(0);
+      }
+    });
+    statuses.push(response.status);
+  };
+  // Creating the app is not a request: it runs once, from the device's main().
+  const { device: app, setupCode } = startDevice({ iterations: options.iterations });
+  const admin = app.browser();
+  await measure(() => admin.get('/setup'));
+  await measure(() => admin.post('/setup', { code: setupCode, password: PASSWORD, confirm: PASSWORD }));
+  const user = app.browser();
+  await measure(() => user.get('/login'));
+  const staleToken = user.token; // bound to the session the login replaces
+  await measure(() => user.post('/login', { username: 'admin', password: 'not the password' }));
+  await measure(() => user.post('/login', { username: 'admin', password: PASSWORD }));
+  await measure(() => user.get('/'));
+  await measure(() => user.get('/settings/password'));
+  await measure(() => user.get('/api/me'));
+  const intruder = app.browser();
+  intruder.client.cookies.set('session', tamperSignature(sessionCookie(user).slice('session='.length)));
+  await measure(() => intruder.get('/'));
+  intruder.client.cookies.set('session', 'A'.repeat(1500));
+  await measure(() => intruder.get('/'));
+  intruder.client.cookies.set('session', 'A'.repeat(2100));
+  await measure(() => intruder.get('/'));
+  await measure(() => user.get('/nope'));
+  await measure(() => user.client.request('DELETE', '/', { headers: BROWSER_HEADERS }));
+  const freshToken = user.token;
+  user.token = staleToken;
+  const changed = { old_password: PASSWORD, password: 'a new secret phrase', confirm: 'a new secret phrase' };
+  await measure(() => user.post('/settings/password', changed));
+  user.token = freshToken;
+  await measure(() => user.post('/settings/password', changed));
+  await user.get('/'); // the form token of the session the password change renewed
+  await measure(() => user.post('/logout', {}));
+  return { scenario: 'paths', concurrency: 1, iterations: app.iterations, phases, statuses };
 }
 
 async function oneKind(kind: RequestKind, options: FitScenario): Promise<FitResult> {
@@ -313,6 +405,7 @@ export function start(json: string): void {
   const run: Promise<unknown> = options.scenario === 'headline' ? headline(options)
     : options.scenario === 'parts' ? parts(options)
       : options.scenario === 'budgets' ? budgets(options)
+      : options.scenario === 'paths' ? paths(options)
       : oneKind(options.scenario, options);
   run.then(
     (result) => { state = 'done'; outcome = JSON.stringify(result); },

@@ -4,6 +4,10 @@
  * stack 512 slots, no growth — serving 4 concurrent session requests, then a login among 3 more, then
  * a request whose head is near the 2 KB limit (browser-sized heads: ~660 bytes with a session cookie).
  * Exceeding the budget aborts the engine ("memory full", "stack overflow"), so this fails loudly.
+ * Then every request path that goes deep (bench/fit/entry.ts `paths`: setup and login with PBKDF2, the
+ * largest page, a tampered and an oversized cookie, the error pages, a password change, a logout) runs
+ * held to STACK_BUDGET (358 of the 512 stack slots: ≥ 30 % headroom), counted from the event loop as
+ * on a device; `npm run bench:stack` says how many slots each path needs.
  *
  * Builds hosts/xs/fit (xsdot-fit) with `gcc -m32` on first use (build/fit/, ~20-40 s). Without
  * gcc-multilib: fails when CI=true (.ci/run installs it), skips with a message elsewhere.
@@ -13,8 +17,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildFitHost, FitToolchainMissing } from '../../hosts/xs/fit/build';
-import { bundleFitEntry, describeRun, MODDABLE_TWO, runFit } from '../../hosts/xs/fit/run';
-import type { FitResult } from '../../bench/fit/entry';
+import { bundleFitEntry, describeRun, MODDABLE_TWO, runFit, STACK_BUDGET } from '../../hosts/xs/fit/run';
+import { PATH_STATUSES, PATHS, type FitResult, type FitScenario } from '../../bench/fit/entry';
 
 async function fitHost(skip: (message: string) => void): Promise<string | undefined> {
   try {
@@ -57,6 +61,31 @@ test('device fit: the login app serves 4 concurrent session requests plus a logi
   assert.ok(live.chunks < MODDABLE_TWO.chunk / 4, `live chunk bytes after the run: ${live.chunks}`);
   t.diagnostic(`device after the run: ${live.slots} live slots, ${live.chunks} live chunk bytes; ` +
     `flash: ${run.phases.flash.slots} slots, ${run.phases.flash.chunks} chunk bytes, ${run.shared?.aliases} aliasable; ${Math.round(run.ms)} ms`);
+});
+
+test(`device fit: every deep request path runs within ${STACK_BUDGET} of the ${MODDABLE_TWO.stack} stack slots (≥ 30 % headroom)`, async (t) => {
+  const binary = await fitHost((message) => t.skip(message));
+  if (binary === undefined) return;
+  const bundle = await bundleFitEntry();
+  // PBKDF2 with a few iterations: the depth of its call chain does not depend on the count.
+  const scenario: FitScenario = { scenario: 'paths', iterations: 10, stackLimit: STACK_BUDGET };
+  const run = await runFit(binary, bundle, { preload: true, arg: JSON.stringify(scenario) });
+  assert.equal(run.exitCode, 0, `a request path needs more than ${STACK_BUDGET} stack slots: ${describeRun(run)}`);
+  const result = run.result as FitResult;
+  assert.deepEqual(result.phases.map((phase) => phase.name), [...PATHS]);
+  assert.deepEqual(result.statuses, [...PATH_STATUSES], 'every path was answered as a browser expects');
+});
+
+test('device fit: a path over its stack budget is a loud failure, not a pass', async (t) => {
+  const binary = await fitHost((message) => t.skip(message));
+  if (binary === undefined) return;
+  const bundle = await bundleFitEntry();
+  // Any request parses its head: 200 slots cannot hold the parser's call chain.
+  const run = await runFit(binary, bundle, { preload: true, arg: JSON.stringify({ scenario: 'paths', iterations: 10, stackLimit: 200, limitPhase: 0 }) });
+  assert.equal(run.exitCode, 4, describeRun(run));
+  assert.equal(run.aborted?.aborted, 'stack overflow');
+  assert.match(run.stderr, /the phase needs more than the 200 stack slots it was held to \(of 512\)/);
+  assert.match(run.stderr, /JavaScript frames \(innermost first/);
 });
 
 test('device fit: exceeding the budget is a loud failure, not a pass', async (t) => {

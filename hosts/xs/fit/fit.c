@@ -32,6 +32,9 @@
  * 4 stack overflow, 5 not enough keys, 6 other abort, 7 not preloadable (with --preload, RegExp or
  * generator instances are left in flash: the XS linker refuses those, "### error …: regexp").
  *
+ * The bundle also gets __fitStackLimit(slots), which holds the device machine to the top `slots` of its
+ * stack until called with 0: a scenario can check that one phase fits a tighter stack budget.
+ *
  * `compile` parses each file as a module, as xsc does for a release build (no debug information),
  * and prints the size of its bytecode and of its symbol table.
  */
@@ -57,6 +60,8 @@ static txMachine* gFlash = NULL;
 static txMachine* gDevice = NULL;
 static xsCreation gDeviceCreation;
 static int gPreload = 0;
+/* The stack slots __fitStackLimit() allows now (0: the whole creation stack). */
+static xsIntegerValue gStackLimit = 0;
 
 /* ---- output ------------------------------------------------------------------------------------ */
 
@@ -133,7 +138,10 @@ void fxAbort(txMachine* the, int status)
 	fflush(stdout);
 	if (status == XS_STACK_OVERFLOW_EXIT)
 		fxPrintFrames(the);
-	if (the == gDevice && (code == EXIT_MEMORY_FULL || code == EXIT_STACK_OVERFLOW || code == EXIT_NO_MORE_KEYS))
+	if (the == gDevice && code == EXIT_STACK_OVERFLOW && gStackLimit > 0)
+		fprintf(stderr, "xsdot-fit: stack overflow: the phase needs more than the %ld stack slots it was held to (of %ld)\n",
+			(long)gStackLimit, (long)gDeviceCreation.stackCount);
+	else if (the == gDevice && (code == EXIT_MEMORY_FULL || code == EXIT_STACK_OVERFLOW || code == EXIT_NO_MORE_KEYS))
 		fprintf(stderr, "xsdot-fit: %s: the app exceeded the device budget (chunks %ld bytes, heap %ld slots of %d bytes, stack %ld slots, no growth)\n",
 			why, (long)gDeviceCreation.initialChunkSize, (long)gDeviceCreation.initialHeapCount, (int)sizeof(txSlot), (long)gDeviceCreation.stackCount);
 	else if (code == EXIT_JS_ERROR && (status == XS_UNHANDLED_REJECTION_EXIT || status == XS_UNHANDLED_EXCEPTION_EXIT))
@@ -266,6 +274,21 @@ static void xs_fit_reset_peak(xsMachine* the)
 	machine->peakChunksSize = machine->currentChunksSize;
 }
 
+/* __fitStackLimit(slots): from now on XS may use only the top `slots` slots of the stack (it checks
+ * every push against the->stackBottom and aborts with "stack overflow" beyond it); 0 gives back the
+ * whole stack. Lets a scenario hold one phase to a tighter budget than the machine's. */
+static void xs_fit_stack_limit(xsMachine* the)
+{
+	txMachine* machine = (txMachine*)the;
+	xsIntegerValue slots = xsToInteger(xsArg(0));
+	if (machine != gDevice) xsUnknownError("__fitStackLimit: device machine only");
+	txSlot* whole = machine->stackTop - gDeviceCreation.stackCount;
+	txSlot* bottom = slots > 0 ? machine->stackTop - slots : whole;
+	if (bottom < whole || bottom >= machine->stack) xsRangeError("__fitStackLimit: %d slots: more than the stack, or less than is in use", (int)slots);
+	machine->stackBottom = bottom;
+	gStackLimit = slots;
+}
+
 static void xs_fit_gc(xsMachine* the)
 {
 	xsCollectGarbage();
@@ -290,6 +313,8 @@ static void fxBuildGlobals(xsMachine* machine)
 	xsDefine(xsGlobal, xsID("__fitMemory"), xsVar(0), xsDontEnum);
 	xsVar(0) = xsNewHostFunction(xs_fit_reset_peak, 0);
 	xsDefine(xsGlobal, xsID("__fitResetPeak"), xsVar(0), xsDontEnum);
+	xsVar(0) = xsNewHostFunction(xs_fit_stack_limit, 1);
+	xsDefine(xsGlobal, xsID("__fitStackLimit"), xsVar(0), xsDontEnum);
 	xsVar(0) = xsNewHostFunction(xs_fit_gc, 0);
 	xsDefine(xsGlobal, xsID("__fitGC"), xsVar(0), xsDontEnum);
 	xsVar(0) = xsNewHostFunction(xs_fit_sha256, 0);

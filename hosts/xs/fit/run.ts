@@ -12,6 +12,13 @@ import { BUILD_DIR, ROOT } from './build';
 /** The Moddable Two (ESP32) creation block: build/devices/esp32/targets/moddable_two/manifest.json. */
 export const MODDABLE_TWO = { chunk: 78_848, heap: 4_928, stack: 512 } as const;
 
+/**
+ * The stack slots every request path may need: 70 % of Moddable Two's 512, so that the deepest chain
+ * leaves ≥ 30 % headroom (for what the fit host does not model: the Moddable runtime's own frames, and
+ * the frames of another XS version). The device-fit check holds each path of the `paths` scenario to it.
+ */
+export const STACK_BUDGET = 358;
+
 /** xsdot-fit's exit codes. */
 export const FIT_EXIT: Record<number, string> = {
   0: 'done',
