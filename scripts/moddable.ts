@@ -1,19 +1,22 @@
 /**
- * Builds and runs xsdot on Moddable targets with an installed Moddable SDK ($MODDABLE); never builds
- * the SDK itself. Every build is `mcconfig -m -t build` (no `-d`: those makefiles pkill mcsim and
- * serial2xsbug), output under build/<platform>.
+ * Builds and runs xsdot on Moddable targets with an installed Moddable SDK ($MODDABLE; `.ci/run` builds
+ * one with scripts/moddable-sdk.sh); never builds the SDK itself. Every build is `mcconfig -m -t build`
+ * (no `-d`: those makefiles pkill mcsim and serial2xsbug), output under build/<platform>.
  *
  *   tsx scripts/moddable.ts build cli|sim|esp32 [name=value …]   mcconfig config, e.g. ssid=… password=…
  *   tsx scripts/moddable.ts sim                                  build, then run the simulator (mcsim)
- *   tsx scripts/moddable.ts test [--if-sdk]                      runtime self-test, then tests/integration
- *                                                                on the x-cli-lin executable
+ *   tsx scripts/moddable.ts check-esp32                          the ESP32 build up to where ESP-IDF is needed
+ *   tsx scripts/moddable.ts test [--if-sdk]                      runtime self-test; tests/integration on the
+ *                                                                x-cli-lin executable and in the simulator;
+ *                                                                check-esp32
  *
- * `test` runs the executable and the test runner inside a private network namespace (`unshare -n`, or
- * `unshare -rn` when not root), because the SDK's Linux listener binds 0.0.0.0 whatever the address.
- * With `--if-sdk` a missing $MODDABLE is a plainly reported skip instead of a failure (for `npm test`).
+ * `test` runs the executable, the simulator and the test runner inside a private network namespace
+ * (`unshare -n`, or `unshare -rn` when not root), because the SDK's Linux listener binds 0.0.0.0
+ * whatever the address. With `--if-sdk` a missing $MODDABLE is a plainly reported skip instead of a
+ * failure (for `npm test`) — except in CI (CI=true), where the Moddable targets must be tested.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -135,10 +138,61 @@ function commandExists(name: string): boolean {
 }
 
 /**
+ * The ESP32 build as far as it goes without ESP-IDF (mcconfig -m stops at once: "$IDF_PATH not set"):
+ * mcconfig resolves the esp32 manifest and writes the makefile (without -m it runs nothing), then make
+ * runs only the XS steps of that makefile — tsc and xsc for every module, then xsl, which links them and
+ * preloads what the manifest preloads (refusing, for instance, a preloaded RegExp) into mc.xs.c. The C
+ * compilation and the firmware image need ESP-IDF and are not done. A type or preload error fails.
+ */
+async function checkEsp32(): Promise<void> {
+  const tools = sdkTools();
+  const env = { ...process.env, PATH: toolPath(tools) };
+  checkTypeScript(env.PATH as string);
+  const outDir = join(ROOT, 'build', 'esp32-check');
+  rmSync(outDir, { recursive: true, force: true });
+  const noIdf = join(outDir, 'no-esp-idf');
+  const linked = join(outDir, 'xsl');
+  mkdirSync(noIdf, { recursive: true });
+  mkdirSync(linked, { recursive: true });
+  process.stdout.write(`mcconfig -p esp32 -o ${outDir} manifest.json (makefile only)\n`);
+  let status = await run(join(tools, 'mcconfig'), ['-p', 'esp32', '-t', 'build', '-o', outDir, MANIFEST], env);
+  if (status !== 0) fail(`mcconfig could not resolve the esp32 manifest (exit ${status})`);
+  const makefile = join(outDir, 'tmp', 'esp32', 'release', NAME, 'makefile');
+  if (!existsSync(makefile)) fail(`mcconfig wrote no ${makefile}`);
+  // A target of our own next to the generated ones: the module objects, then xsl as the makefile runs it.
+  const check = join(outDir, 'xs-check.mk');
+  writeFileSync(check, 'xsdot-xs-check: $(MODULES)\n\txsl -b $(MODULES_DIR) -o $(XSDOT_XSL_DIR) $(PRELOADS) $(STRIPS) $(CREATION) $(MODULES)\n');
+  const expected = /^EXPECTED_ESP_IDF = (\S+)$/m.exec(readFileSync(makefile, 'utf8'))?.[1] ?? 'v6.0';
+  process.stdout.write(`make: tsc, xsc and xsl for every module of the esp32 build (no ESP-IDF: ${expected} is what it would need)\n`);
+  // IDF_PATH and IDF_VERSION on the command line satisfy the makefile's checks; nothing reads that directory.
+  status = await run('make', ['-s', '-j2', '-f', makefile, '-f', check, `IDF_PATH=${noIdf}`, `IDF_VERSION=${expected}`, `XSDOT_XSL_DIR=${linked}`, 'xsdot-xs-check'], env);
+  if (status !== 0) fail(`the esp32 modules do not compile or link (make exit ${status}): see the tsc, xsc or xsl errors above`);
+  if (!existsSync(join(linked, 'mc.xs.c'))) fail(`xsl wrote no ${join(linked, 'mc.xs.c')}`);
+  process.stdout.write(`esp32: every module compiled and linked (${join(linked, 'mc.xs.c')}); stopped where ESP-IDF is needed\n`);
+}
+
+/** Runs tests/integration against `target` (moddable: the x-cli-lin executable; mcsim: the simulator) in a private netns. */
+async function integration(target: 'moddable' | 'mcsim', env: NodeJS.ProcessEnv): Promise<number> {
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  const files = readdirSync(join(ROOT, 'tests', 'integration')).filter((f) => f.endsWith('.test.ts')).map((f) => join('tests', 'integration', f));
+  const node = [process.execPath, '--import', 'tsx', '--test', '--test-concurrency=1', ...files].map(shellQuote).join(' ');
+  process.stdout.write(`running tests/integration against ${target} in a private network namespace\n`);
+  return run('unshare', [root ? '-n' : '-rn', 'sh', '-c', `ip link set lo up && exec ${node}`], { ...env, XSDOT_TARGET: target });
+}
+
+/**
  * Builds and runs the runtime self-test (hosts/moddable/selftest: known answers, limits, timings), then
- * builds the x-cli-lin executable and runs the integration suite against it in a private netns.
+ * builds the x-cli-lin executable and the simulator app and runs the integration suite against each in
+ * a private netns, then checks the esp32 build.
  */
 async function test(): Promise<number> {
+  for (const [command, why] of [
+    ['unshare', 'unshare (util-linux) is missing: the tests run the servers in a private network namespace'],
+    ['ip', 'ip is missing (apt-get install iproute2): needed to bring up loopback in the private network namespace'],
+    ['xvfb-run', 'xvfb-run is missing (apt-get install xvfb xauth): the simulator test runs mcsim on a virtual display'],
+  ] as const) {
+    if (!commandExists(command)) fail(why);
+  }
   const selftest = await build('cli', [], join(ROOT, 'hosts', 'moddable', 'selftest', 'manifest.json'), 'x-cli-lin-selftest');
   const scratch = mkdtempSync(join(tmpdir(), 'xsdot-selftest-'));
   try {
@@ -148,15 +202,14 @@ async function test(): Promise<number> {
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
-  const { output } = await build('cli', []);
-  if (!commandExists('unshare')) fail('unshare (util-linux) is missing: the tests run the executable in a private network namespace');
-  if (!commandExists('ip')) fail('ip is missing (apt-get install iproute2): needed to bring up loopback in the private network namespace');
-  const root = typeof process.getuid === 'function' && process.getuid() === 0;
-  const files = readdirSync(join(ROOT, 'tests', 'integration')).filter((f) => f.endsWith('.test.ts')).map((f) => join('tests', 'integration', f));
-  const node = [process.execPath, '--import', 'tsx', '--test', '--test-concurrency=1', ...files].map(shellQuote).join(' ');
-  const env = { ...process.env, XSDOT_TARGET: 'moddable', XSDOT_MODDABLE_EXECUTABLE: output };
-  process.stdout.write(`running tests/integration against ${output} in a private network namespace\n`);
-  return run('unshare', [root ? '-n' : '-rn', 'sh', '-c', `ip link set lo up && exec ${node}`], env);
+  const cli = await build('cli', []);
+  let status = await integration('moddable', { ...process.env, XSDOT_MODDABLE_EXECUTABLE: cli.output });
+  if (status !== 0) fail(`tests/integration failed on the x-cli-lin executable (exit ${status})`);
+  const sim = await build('sim', []);
+  status = await integration('mcsim', { ...sim.env, XSDOT_MCSIM_APP: sim.output });
+  if (status !== 0) fail(`tests/integration failed in the simulator (exit ${status})`);
+  await checkEsp32();
+  return 0;
 }
 
 function shellQuote(text: string): string {
@@ -173,14 +226,19 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'sim') return sim(rest);
+  if (command === 'check-esp32') {
+    await checkEsp32();
+    return 0;
+  }
   if (command === 'test') {
     if (rest.includes('--if-sdk') && !process.env.MODDABLE) {
-      process.stdout.write('test:moddable skipped: MODDABLE is not set (no Moddable SDK here), so the x-cli-lin build was not tested\n');
+      if (process.env.CI === 'true' || process.env.CI === '1') fail(`MODDABLE is not set in CI: .ci/run builds the SDK with scripts/moddable-sdk.sh and exports it.\n${SDK_HELP}`);
+      process.stdout.write('test:moddable skipped: MODDABLE is not set (no Moddable SDK here), so the x-cli-lin, simulator and esp32 builds were not tested\n');
       return 0;
     }
     return test();
   }
-  fail('usage: tsx scripts/moddable.ts build cli|sim|esp32 [name=value …] | sim | test [--if-sdk]');
+  fail('usage: tsx scripts/moddable.ts build cli|sim|esp32 [name=value …] | sim | check-esp32 | test [--if-sdk]');
 }
 
 main(process.argv.slice(2)).then(

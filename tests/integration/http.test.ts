@@ -8,9 +8,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Browser, RawClient, type RawResponse } from './client';
 import { sleep, withTarget } from './harness';
-import { REQUEST_MS, TARGET, TIMING_SLACK_MS, type Target } from './targets';
+import { ON_MODDABLE, REQUEST_MS, TARGET, TIMING_SLACK_MS, type Target } from './targets';
 
-const T = { timeout: TARGET === 'moddable' ? 60_000 : 30_000 };
+const T = { timeout: ON_MODDABLE ? 60_000 : 30_000 };
 const LIMITS = {
   maxRequestLine: 256,
   maxHeaderBytes: 1024,

@@ -8,13 +8,20 @@
  * - `moddable`: the x-cli-lin executable (XSDOT_MODDABLE_EXECUTABLE, built by `npm run test:moddable`,
  *   which runs everything inside a private network namespace), started with XSDOT_DATA_DIR, XSDOT_PORT=0
  *   and XSDOT_LIMITS, its stdout and stderr captured. It runs the XS engine with the SDK's Linux
- *   ECMA-419 sockets, polled every 20 ms, and the device's fixed heap sizes.
+ *   ECMA-419 sockets, polled every 20 ms, and the device's fixed heap sizes;
+ * - `mcsim`: the simulator build (XSDOT_MCSIM_APP, the `lin` build's mc.so) in the SDK's `mcsim` under
+ *   `xvfb-run`, with the same environment. The simulator's Preference file is `/tmp/modpreferences.json`
+ *   for every simulator app (mc/config's file root is fixed at build time), so each one runs in a mount
+ *   namespace of its own (`unshare -m`) whose /tmp is its data directory: tests never touch the real
+ *   /tmp's file, nor each other's. Its own PID namespace ends mcsim and Xvfb with it.
  *
  * Each suite gets its own data directory, so every run starts with no password (first boot).
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Limits } from '../../modules/http/limits';
 import { installRuntime } from '../../modules/runtime';
 import { createApp } from '../../main';
@@ -22,18 +29,20 @@ import { createNodeRuntime, FileStore } from '../../hosts/node/runtime';
 import { serve } from '../../hosts/node/serve';
 import { spawnServer } from './process';
 
-export type TargetKind = 'node' | 'moddable';
+export type TargetKind = 'node' | 'moddable' | 'mcsim';
 
-export const TARGET: TargetKind = process.env.XSDOT_TARGET === 'moddable' ? 'moddable' : 'node';
+export const TARGET: TargetKind = process.env.XSDOT_TARGET === 'moddable' || process.env.XSDOT_TARGET === 'mcsim' ? process.env.XSDOT_TARGET : 'node';
+/** The Moddable builds: the XS engine, the SDK's Linux sockets and Preference. */
+export const ON_MODDABLE = TARGET !== 'node';
 
 /**
  * How long one request may take. Generous on Moddable: its Linux sockets move at most 1536 bytes per
  * 20 ms poll each way, and a password check runs PBKDF2 in the XS interpreter.
  */
-export const REQUEST_MS = TARGET === 'moddable' ? 15_000 : 5_000;
+export const REQUEST_MS = ON_MODDABLE ? 15_000 : 5_000;
 
 /** Slack for timing assertions: Moddable notices socket events at its next 20 ms poll. */
-export const TIMING_SLACK_MS = TARGET === 'moddable' ? 600 : 300;
+export const TIMING_SLACK_MS = ON_MODDABLE ? 600 : 300;
 
 export interface Target {
   readonly kind: TargetKind;
@@ -78,7 +87,7 @@ export function removeDataDirs(): void {
 
 export function startTarget(options: TargetOptions = {}): Promise<Target> {
   const dataDir = options.dataDir ?? newDataDir();
-  return TARGET === 'moddable' ? startModdable(dataDir, options) : startNode(dataDir, options);
+  return TARGET === 'node' ? startNode(dataDir, options) : startModdable(dataDir, options);
 }
 
 function hostsOf(options: TargetOptions): readonly string[] {
@@ -118,11 +127,65 @@ async function startNode(dataDir: string, options: TargetOptions): Promise<Targe
   };
 }
 
-async function startModdable(dataDir: string, options: TargetOptions, timeoutMs = 20_000): Promise<Target> {
+/** The command that runs the Moddable build of TARGET with `env`. */
+function moddableCommand(): { command: string; args: string[] } {
+  if (TARGET === 'mcsim') {
+    const app = process.env.XSDOT_MCSIM_APP;
+    if (!app || !existsSync(app)) throw new Error(`XSDOT_MCSIM_APP (${app ?? 'unset'}) is not the simulator build's mc.so: run \`npm run test:moddable\`, which builds it`);
+    // mount: /tmp becomes the data directory (Preference's file, Xvfb's socket and lock, xvfb-run's
+    // auth file); pid + kill-child: stopping unshare ends everything started inside. sh stays as the
+    // namespace's init (xvfb-run as PID 1 never hears from its Xvfb). stdbuf: mcsim's trace() output is
+    // block-buffered into a pipe.
+    const script = 'mount --make-rprivate / && mount --bind "$XSDOT_DATA_DIR" /tmp && xvfb-run -a stdbuf -oL -eL mcsim "$XSDOT_MCSIM_APP"';
+    return { command: 'unshare', args: ['--mount', '--pid', '--fork', '--kill-child=SIGKILL', 'sh', '-c', script] };
+  }
   const executable = process.env.XSDOT_MODDABLE_EXECUTABLE;
   if (!executable || !existsSync(executable)) {
     throw new Error(`XSDOT_MODDABLE_EXECUTABLE (${executable ?? 'unset'}) is not an executable: run \`npm run test:moddable\`, which builds it`);
   }
+  return { command: executable, args: [] };
+}
+
+/** The environment variable of the port: `npm start` reads PORT, the Moddable builds XSDOT_PORT. */
+export const PORT_VARIABLE = TARGET === 'node' ? 'PORT' : 'XSDOT_PORT';
+
+export interface Exited {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  output: string;
+}
+
+/**
+ * Runs the target's program as a user starts it — `npm start` (hosts/node/start.ts) on Node, the
+ * executable or the simulator on Moddable — with a fresh data directory, port 0 and `env` on top, and
+ * resolves when it exits (rejects when it is still running after `timeoutMs`, and kills it): for the
+ * start-up failures.
+ */
+export async function runUntilExit(env: Record<string, string>, timeoutMs = 20_000): Promise<Exited> {
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+  const { command, args } = TARGET === 'node' ? { command: process.execPath, args: ['--import', 'tsx', 'hosts/node/start.ts'] } : moddableCommand();
+  const child = spawn(command, args, {
+    cwd: root,
+    env: { ...process.env, XSDOT_DATA_DIR: newDataDir(), [PORT_VARIABLE]: '0', HOST: '127.0.0.1', XSDOT_ADDRESS: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => { output += text; });
+  child.stderr.setEncoding('utf8').on('data', (text: string) => { output += text; });
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${command} still runs after ${timeoutMs} ms; output:\n${output}`));
+    }, timeoutMs);
+    child.once('close', (status, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ status, signal, output });
+    });
+  });
+}
+
+async function startModdable(dataDir: string, options: TargetOptions, timeoutMs = 20_000): Promise<Target> {
+  const { command, args } = moddableCommand();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     XSDOT_DATA_DIR: dataDir,
@@ -133,10 +196,10 @@ async function startModdable(dataDir: string, options: TargetOptions, timeoutMs 
   };
   if (options.deviceName !== undefined) env.XSDOT_DEVICE_NAME = options.deviceName;
   else delete env.XSDOT_DEVICE_NAME;
-  const { url, output, stop } = await spawnServer(executable, [], env, { timeoutMs });
+  const { url, output, stop } = await spawnServer(command, args, env, { timeoutMs });
   const storeFile = join(dataDir, 'modpreferences.json');
   return {
-    kind: 'moddable',
+    kind: TARGET,
     url,
     port: Number(new URL(url).port),
     dataDir,
