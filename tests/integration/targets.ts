@@ -133,10 +133,12 @@ function moddableCommand(): { command: string; args: string[] } {
     const app = process.env.XSDOT_MCSIM_APP;
     if (!app || !existsSync(app)) throw new Error(`XSDOT_MCSIM_APP (${app ?? 'unset'}) is not the simulator build's mc.so: run \`npm run test:moddable\`, which builds it`);
     // mount: /tmp becomes the data directory (Preference's file, Xvfb's socket and lock, xvfb-run's
-    // auth file); pid + kill-child: stopping unshare ends everything started inside. sh stays as the
+    // auth file); mcsim and the app are copied there first, as the SDK or the build may live under
+    // /tmp. pid + kill-child: stopping unshare ends everything started inside. sh stays as the
     // namespace's init (xvfb-run as PID 1 never hears from its Xvfb). stdbuf: mcsim's trace() output is
     // block-buffered into a pipe.
-    const script = 'mount --make-rprivate / && mount --bind "$XSDOT_DATA_DIR" /tmp && xvfb-run -a stdbuf -oL -eL mcsim "$XSDOT_MCSIM_APP"';
+    const script = 'mkdir -p "$XSDOT_DATA_DIR/.mcsim" && cp "$(command -v mcsim)" "$XSDOT_MCSIM_APP" "$XSDOT_DATA_DIR/.mcsim/" && ' +
+      'mount --make-rprivate / && mount --bind "$XSDOT_DATA_DIR" /tmp && xvfb-run -a stdbuf -oL -eL /tmp/.mcsim/mcsim /tmp/.mcsim/mc.so';
     return { command: 'unshare', args: ['--mount', '--pid', '--fork', '--kill-child=SIGKILL', 'sh', '-c', script] };
   }
   const executable = process.env.XSDOT_MODDABLE_EXECUTABLE;
