@@ -298,8 +298,15 @@ export class Session {
     const now = this.#now();
     const leeway = this.#options.leeway ?? DEFAULT_LEEWAY;
     const result = verifyToken(values[0], this.keyRing, { maxLength: this.#options.maxTokenLength, leeway, now });
-    if (!result.ok) return this.#fresh(result.reason);
-    const claims = result.payload;
+    return result.ok ? this.#accept(result.payload, now, leeway) : this.#fresh(result.reason);
+  }
+
+  /**
+   * The session of a token whose signature and expiry are valid, after the claims' own checks. Apart from
+   * #load so that its locals are not on the stack while the token's MAC is computed (the device-fit
+   * check holds the deepest request path to 358 stack slots).
+   */
+  #accept(claims: JwtPayload, now: number, leeway: number): SessionData {
     const { sid, iat, exp, gen, bid } = claims;
     const bare = iat === undefined && exp === undefined && sid === undefined;
     if (bare ? !this.#options.acceptBareTokens : typeof sid !== 'string' || typeof iat !== 'number' || typeof exp !== 'number') {
