@@ -3,6 +3,7 @@
  * no scripts and no external assets, usable on a phone. Every interpolated value goes through `escape`.
  */
 import { CSRF_FIELD, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../modules/auth/index';
+import { escapeHtml as escape } from '../modules/http/html';
 
 /** The one stylesheet; the Content-Security-Policy allows exactly this text (by hash). */
 export const STYLE =
@@ -15,12 +16,6 @@ export const STYLE =
   '.err,.ok{padding:.5rem .8rem;border-radius:4px}.err{color:#900;background:#fde8e8}.ok{color:#060;background:#e6f6e6}' +
   'dt{font-weight:600}dd{margin:0 0 .6rem}';
 
-const ESCAPES: Readonly<Record<string, string>> = Object.freeze({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' });
-
-/** `text` safe to place in HTML text and in quoted attribute values. */
-export function escape(text: string | number): string {
-  return String(text).replace(/[&<>"']/g, (c) => ESCAPES[c]);
-}
 
 /** A message above a form: an error (role=alert) or a notice (role=status). */
 export interface Message {

@@ -195,7 +195,7 @@ async function main(): Promise<void> {
       const device = await bootDevice();
       const browser = await device.signedIn();
       const loginCookie = `session=${browser.client.cookies.get('session')}`;
-      const login = await serve(device.app, { port: 0, host: '127.0.0.1', runtime: runtime() });
+      const login = await serve(device.app, { port: 0, address: '127.0.0.1', runtime: runtime(), announce: false });
       servers.push(login);
       await loadTarget({
         server: 'xsdot login app', base: login.url, routes: [
@@ -205,7 +205,7 @@ async function main(): Promise<void> {
       }, loads);
       // The microdot peer app, mirrored: keep-alive (xsdot's default) and one connection per request
       // (what microdot, an HTTP/1.0 server, makes every client do).
-      const mirror = await serve(createPeerApp(randomBytes(32)), { port: 0, host: '127.0.0.1', runtime: runtime() });
+      const mirror = await serve(createPeerApp(randomBytes(32)), { port: 0, address: '127.0.0.1', runtime: runtime(), announce: false });
       servers.push(mirror);
       const cookie = await peerLogin(mirror.url);
       cookieSizes['xsdot (peer app)'] = cookie.length;

@@ -64,6 +64,11 @@ export function installRuntime(host: Runtime): void {
   current = host;
 }
 
+/** Whether a host installed a runtime (host entry points install theirs only when none is). */
+export function runtimeInstalled(): boolean {
+  return current !== undefined;
+}
+
 /** The installed host runtime; throws a clear error when no host installed one. */
 export function runtime(): Runtime {
   if (current === undefined) throw new Error('xsdot: no runtime installed (a host must call installRuntime() first)');

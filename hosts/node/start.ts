@@ -71,7 +71,7 @@ function listenProblem(error: unknown): string {
 try {
   const app = createApp({ deviceName: process.env.XSDOT_DEVICE_NAME || hostname(), session: { keys } });
   const hostNames = (process.env.XSDOT_HOSTS ?? '').split(',').map((name) => name.trim()).filter((name) => name !== '');
-  const running = await serve(app, { port, host, runtime, hostNames }).catch((error: unknown) => fail(listenProblem(error), 1));
+  const running = await serve(app, { port, address: host, runtime, hostNames, announce: false }).catch((error: unknown) => fail(listenProblem(error), 1));
   process.stdout.write(`xsdot listening on ${running.url}\n`);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {

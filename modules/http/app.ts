@@ -40,9 +40,16 @@ export class App {
   readonly #statusHandlers = new Map<number, ErrorHandler>();
   readonly #classHandlers: [ErrorClass, ErrorHandler][] = [];
 
-  /** Adds a route for the given methods (default GET). Returns the handler, so it can be reused. */
-  route<H extends Handler>(path: string, methods: readonly string[], handler: H): H {
-    const upper = methods.map((method) => method.toUpperCase());
+  /**
+   * Adds a route: `route(path, handler)` for GET, `route(path, ['GET', 'POST'], handler)` for the methods
+   * named (microdot's `@app.route(url, methods=[...])`). Returns the handler, so it can be reused.
+   */
+  route<H extends Handler>(path: string, handler: H): H;
+  route<H extends Handler>(path: string, methods: readonly string[], handler: H): H;
+  route<H extends Handler>(path: string, methodsOrHandler: readonly string[] | H, handler?: H): H {
+    if (typeof methodsOrHandler === 'function') return this.route(path, ['GET'], methodsOrHandler);
+    if (handler === undefined) throw new TypeError(`xsdot: route ${path} has methods but no handler`);
+    const upper = methodsOrHandler.map((method) => method.toUpperCase());
     this.#routes.push({ methods: upper, pattern: new UrlPattern(path), handler, before: [this.#before], after: [this.#after] });
     return handler;
   }

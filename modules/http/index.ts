@@ -5,6 +5,7 @@ export { Headers } from './headers';
 export { DEFAULT_LIMITS, type Limits } from './limits';
 export { MultiDict } from './multidict';
 export { Request } from './request';
+export { escapeHtml } from './html';
 export { Response, type Body, type StreamBody, type HandlerResult } from './response';
 export { type CookieOptions } from './cookies';
 export { Server, type ServerOptions, type ListenOptions } from './server';

@@ -112,7 +112,7 @@ async function startNode(dataDir: string, options: TargetOptions): Promise<Targe
   // The app reads its keys and password from the store when created: the runtime goes in first.
   installRuntime(runtime);
   const app = createApp({ deviceName: options.deviceName });
-  const running = await serve(app, { port: 0, host: '127.0.0.1', limits: options.limits, runtime, hostNames: hostsOf(options) });
+  const running = await serve(app, { port: 0, address: '127.0.0.1', limits: options.limits, runtime, hostNames: hostsOf(options), announce: false });
   output += `xsdot listening on ${running.url}\n`;
   return {
     kind: 'node',

@@ -37,7 +37,7 @@ export async function startServer(app: App, limits: Partial<Limits> = {}, retryA
   const logs: LogLine[] = [];
   const runtime = createNodeRuntime({ store: new MemoryStore(), log: (level, message) => logs.push({ level, message }) });
   // The raw requests of these tests name the server `t`, `test` or `example.test` (any port).
-  const running = await serve(app, { port: 0, host: '127.0.0.1', limits: { ...FAST, ...limits }, runtime, retryAfter, hostNames: TEST_HOSTS });
+  const running = await serve(app, { port: 0, address: '127.0.0.1', limits: { ...FAST, ...limits }, runtime, retryAfter, hostNames: TEST_HOSTS, announce: false });
   const clients: RawClient[] = [];
   return {
     ...running,

@@ -9,5 +9,7 @@ const dataDir = getenv('XSDOT_DATA_DIR');
 
 export default Object.freeze({
   platform: 'x-cli-lin',
+  /** XSDOT_PORT, for apps served through xsdot/host's serve() (start.ts reads it too). */
+  port: getenv('XSDOT_PORT'),
   file: Object.freeze({ root: dataDir ? (dataDir.endsWith('/') ? dataDir : `${dataDir}/`) : '/tmp/' }),
 });

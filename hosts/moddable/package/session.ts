@@ -1,0 +1,2 @@
+/** `xsdot/session` in a Moddable build (manifest_xsdot.json), as on Node. */
+export * from 'xsdot/modules/session/index';

@@ -1,0 +1,81 @@
+/**
+ * Every example in examples/ as a user runs it, over real HTTP: on Node (`tsx examples/<name>/main.ts`,
+ * PORT=0), or, with XSDOT_EXAMPLES_BUILD set (scripts/examples.ts, inside a private network namespace),
+ * the x-cli-lin executables built from the same sources with their manifest.json.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { spawnServer, type ServerProcess } from '../integration/process';
+
+const BUILD = process.env.XSDOT_EXAMPLES_BUILD;
+const dataDirs: string[] = [];
+after(() => { for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true }); });
+
+async function run(name: string, body: (url: string) => Promise<void>): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), `xsdot-example-${name}-`));
+  dataDirs.push(dataDir);
+  const env = { ...process.env, PORT: '0', XSDOT_PORT: '0', XSDOT_DATA_DIR: dataDir };
+  const server: ServerProcess = BUILD
+    ? await spawnServer(join(BUILD, name, 'bin', 'lin', 'release', `xsdot-${name}`), [], env)
+    : await spawnServer(process.execPath, ['--import', 'tsx', join('examples', name, 'main.ts')], env);
+  try {
+    await body(server.url);
+  } finally {
+    await server.stop();
+  }
+}
+
+test('hello: a page and a route parameter', () => run('hello', async (url) => {
+  const page = await fetch(`${url}/`);
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+  assert.match(await page.text(), /<h1>Hello, World!<\/h1>/);
+  assert.equal(await (await fetch(`${url}/hello/xsdot`)).text(), 'Hello, xsdot!');
+  assert.equal((await fetch(`${url}/nowhere`)).status, 404);
+}));
+
+test('sessions: microdot login.py: sign in, the name escaped, sign out', () => run('sessions', async (url) => {
+  const first = await fetch(`${url}/`);
+  assert.match(await first.text(), /You are not logged in/);
+  const login = await fetch(`${url}/`, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ username: '<b>ada</b>' }) });
+  assert.equal(login.status, 303);
+  const cookie = /^session=[^;]+/.exec(login.headers.get('set-cookie') ?? '')?.[0];
+  assert.ok(cookie, 'a session cookie is set');
+  assert.match(login.headers.get('set-cookie') ?? '', /HttpOnly/i);
+  const page = await (await fetch(`${url}/`, { headers: { Cookie: cookie } })).text();
+  assert.match(page, /Hello <b>&lt;b&gt;ada&lt;\/b&gt;<\/b>!/);
+  const at = cookie.lastIndexOf('.') + 1; // the signature's first character: every bit of it counts
+  const tampered = `${cookie.slice(0, at)}${cookie[at] === 'A' ? 'B' : 'A'}${cookie.slice(at + 1)}`;
+  const forged = await (await fetch(`${url}/`, { headers: { Cookie: tampered } })).text();
+  assert.match(forged, /You are not logged in/, 'a tampered cookie is no session');
+  const logout = await fetch(`${url}/logout`, { method: 'POST', redirect: 'manual', headers: { Cookie: cookie } });
+  assert.equal(logout.status, 303);
+  assert.match(logout.headers.get('set-cookie') ?? '', /^session=;/);
+}));
+
+test('api: JSON notes, bounded, with 400/404 for bad input', () => run('api', async (url) => {
+  const json = { 'Content-Type': 'application/json' };
+  assert.deepEqual(await (await fetch(`${url}/api/notes`)).json(), []);
+  const created = await fetch(`${url}/api/notes`, { method: 'POST', headers: json, body: JSON.stringify({ text: 'water the plants' }) });
+  assert.equal(created.status, 201);
+  assert.equal(created.headers.get('location'), '/api/notes/1');
+  assert.deepEqual(await created.json(), { id: 1, text: 'water the plants' });
+  assert.deepEqual(await (await fetch(`${url}/api/notes/1`)).json(), { id: 1, text: 'water the plants' });
+  assert.equal((await fetch(`${url}/api/notes`, { method: 'POST', headers: json, body: '{"text": 5}' })).status, 400);
+  assert.equal((await fetch(`${url}/api/notes`, { method: 'POST', headers: json, body: '{' })).status, 400);
+  assert.equal((await fetch(`${url}/api/notes/1`, { method: 'DELETE' })).status, 204);
+  assert.equal((await fetch(`${url}/api/notes/1`, { method: 'DELETE' })).status, 404);
+  assert.equal((await fetch(`${url}/api/notes/x`)).status, 404);
+}));
+
+test('streaming: a chunked page from a generator, and from an async generator', () => run('streaming', async (url) => {
+  const page = await fetch(`${url}/`);
+  assert.equal(page.headers.get('transfer-encoding'), 'chunked');
+  const html = await page.text();
+  assert.equal(html.match(/<tr><td>/g)?.length, 500);
+  assert.ok(html.endsWith('</table>'));
+  assert.equal(await (await fetch(`${url}/count`)).text(), '1\n2\n3\n');
+}));
