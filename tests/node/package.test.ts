@@ -55,7 +55,7 @@ test('npm pack, install offline into a new project, type-check and run its impor
     writeFileSync(join(dir, 'app.ts'), APP);
     writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
       compilerOptions: {
-        target: 'es2022', module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true,
+        target: 'es2022', module: 'preserve', moduleResolution: 'bundler', strict: true, noEmit: true,
         skipLibCheck: true, types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')], lib: ['es2023', 'dom'],
       },
       include: ['app.ts'],
