@@ -23,6 +23,8 @@ async function run(name: string, body: (url: string) => Promise<void>): Promise<
     : await spawnServer(process.execPath, ['--import', 'tsx', join('examples', name, 'main.ts')], env);
   try {
     await body(server.url);
+  } catch (error) {
+    throw new Error(`${name}: ${String(error)} (${String((error as Error).cause ?? '')}); the server's output:\n${server.output()}`);
   } finally {
     await server.stop();
   }
