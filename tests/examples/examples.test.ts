@@ -18,9 +18,10 @@ async function run(name: string, body: (url: string) => Promise<void>): Promise<
   const dataDir = mkdtempSync(join(tmpdir(), `xsdot-example-${name}-`));
   dataDirs.push(dataDir);
   const env = { ...process.env, PORT: '0', XSDOT_PORT: '0', XSDOT_DATA_DIR: dataDir };
+  // Generous: tsx compiles the module graph on a cold start, which a loaded machine makes slow.
   const server: ServerProcess = BUILD
     ? await spawnServer(join(BUILD, name, 'bin', 'lin', 'release', `xsdot-${name}`), [], env)
-    : await spawnServer(process.execPath, ['--import', 'tsx', join('examples', name, 'main.ts')], env);
+    : await spawnServer(process.execPath, ['--import', 'tsx', join('examples', name, 'main.ts')], env, { timeoutMs: 60_000 });
   try {
     await body(server.url);
   } catch (error) {
