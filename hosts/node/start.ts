@@ -31,19 +31,6 @@ const port = Number(process.env.PORT ?? 8080);
 const host = process.env.HOST ?? '127.0.0.1';
 if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`PORT must be a TCP port number (0-65535), got ${process.env.PORT}`, 2);
 
-// The runtime goes in first: parsing the secret and creating the app (keys, password from the store) use it.
-const runtime = createNodeRuntime();
-installRuntime(runtime);
-
-let keys: JwtKey[] | undefined;
-if (process.env.XSDOT_SECRET_KEY) {
-  try {
-    keys = [{ key: parseSecret(process.env.XSDOT_SECRET_KEY) }];
-  } catch (error) {
-    fail(`XSDOT_SECRET_KEY: ${(error as Error).message}`, 2); // parseSecret never echoes the secret
-  }
-}
-
 const code = (error: unknown): string | undefined => (error as NodeJS.ErrnoException).code;
 
 // The store is written on first start and at every password change: a directory it cannot be written
@@ -56,6 +43,19 @@ try {
   unlinkSync(probe);
 } catch (error) {
   fail(`the data directory ${directory} is not writable (${code(error) ?? (error as Error).message}): set XSDOT_DATA_DIR to a writable directory`, 1);
+}
+
+// The runtime goes in next: parsing the secret and creating the app (keys, password from the store) use it.
+const runtime = createNodeRuntime();
+installRuntime(runtime);
+
+let keys: JwtKey[] | undefined;
+if (process.env.XSDOT_SECRET_KEY) {
+  try {
+    keys = [{ key: parseSecret(process.env.XSDOT_SECRET_KEY) }];
+  } catch (error) {
+    fail(`XSDOT_SECRET_KEY: ${(error as Error).message}`, 2); // parseSecret never echoes the secret
+  }
 }
 
 function listenProblem(error: unknown): string {
