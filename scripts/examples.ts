@@ -7,8 +7,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { delimiter, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { testBuildPath, typecheckBuild } from './mcconfig-tsc/index';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -27,8 +28,8 @@ if (!sdk) {
 }
 const tools = join(sdk, 'build', 'bin', 'lin', 'release');
 if (!existsSync(join(tools, 'mcconfig'))) fail(`${tools}/mcconfig does not exist: build the SDK's tools first`);
-// Our TypeScript ≥ 6 first after the SDK's tools: mcconfig's tsconfig targets es2025.
-const env = { ...process.env, PATH: [tools, join(ROOT, 'node_modules', '.bin'), process.env.PATH ?? ''].join(delimiter) };
+// Types stripped per module, then one type check per build (scripts/mcconfig-tsc); our TypeScript ≥ 6.
+const env = { ...process.env, PATH: testBuildPath(tools) };
 
 const out = join(ROOT, 'build', 'examples');
 for (const name of readdirSync(join(ROOT, 'examples')).sort()) {
@@ -38,6 +39,7 @@ for (const name of readdirSync(join(ROOT, 'examples')).sort()) {
   process.stdout.write(`mcconfig -m -p x-cli-lin -t build examples/${name}/manifest.json\n`);
   const built = spawnSync(join(tools, 'mcconfig'), ['-m', '-p', 'x-cli-lin', '-t', 'build', '-o', join(out, name), manifest], { cwd: ROOT, env, stdio: 'inherit' });
   if (built.status !== 0) fail(`mcconfig failed for examples/${name} (exit ${built.status})`);
+  if (typecheckBuild(join(out, name)) !== 0) fail(`examples/${name} does not type-check for Moddable: see tsc's errors above`);
 }
 
 const root = typeof process.getuid === 'function' && process.getuid() === 0;

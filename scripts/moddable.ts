@@ -20,6 +20,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { testBuildPath, typecheckBuild } from './mcconfig-tsc/index';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MANIFEST = join(ROOT, 'manifest.json');
@@ -76,8 +77,11 @@ export interface Built {
   env: NodeJS.ProcessEnv;
 }
 
-/** `mcconfig -m -p <platform> -t build -o build/<platform> manifest.json [config…]`. */
-async function build(target: Target, config: string[], manifest = MANIFEST, outName: string = PLATFORMS[target]): Promise<Built> {
+/**
+ * `mcconfig -m -p <platform> -t build -o build/<outName> manifest [config…]`. A `forTest` build strips
+ * types per module and type-checks the build once (scripts/mcconfig-tsc), instead of mcconfig's tsc per module.
+ */
+async function build(target: Target, config: string[], manifest = MANIFEST, outName: string = PLATFORMS[target], forTest = false): Promise<Built> {
   const tools = sdkTools();
   const platform = PLATFORMS[target];
   if (target === 'esp32' && !process.env.IDF_PATH) {
@@ -88,7 +92,7 @@ async function build(target: Target, config: string[], manifest = MANIFEST, outN
     process.stderr.write('note: no ssid=… given: the device will not join a Wi-Fi network (npm run build:esp32 -- ssid=NAME password=SECRET)\n');
   }
   for (const item of config) if (!/^[A-Za-z_][\w]*=/.test(item)) fail(`not a name=value config setting: ${item}`);
-  const env = { ...process.env, PATH: toolPath(tools) };
+  const env = { ...process.env, PATH: forTest ? testBuildPath(tools) : toolPath(tools) };
   checkTypeScript(env.PATH as string);
   const outDir = join(ROOT, 'build', outName);
   mkdirSync(outDir, { recursive: true });
@@ -96,6 +100,7 @@ async function build(target: Target, config: string[], manifest = MANIFEST, outN
   process.stdout.write(`mcconfig ${args.map((a) => (a.startsWith('password=') ? 'password=…' : a)).join(' ')}\n`);
   const status = await run(join(tools, 'mcconfig'), args, env);
   if (status !== 0) fail(`mcconfig failed (exit ${status})`);
+  if (forTest && typecheckBuild(outDir) !== 0) fail(`the ${outName} build's TypeScript does not type-check: see tsc's errors above`);
   const output = target === 'cli' ? join(outDir, 'bin', 'lin', 'release', NAME) : target === 'sim' ? findFile(join(outDir, 'bin'), 'mc.so') : outDir;
   if (!existsSync(output)) fail(`the build finished but ${output} is missing`);
   return { output, env };
@@ -140,13 +145,14 @@ function commandExists(name: string): boolean {
 /**
  * The ESP32 build as far as it goes without ESP-IDF (mcconfig -m stops at once: "$IDF_PATH not set"):
  * mcconfig resolves the esp32 manifest and writes the makefile (without -m it runs nothing), then make
- * runs only the XS steps of that makefile — tsc and xsc for every module, then xsl, which links them and
- * preloads what the manifest preloads (refusing, for instance, a preloaded RegExp) into mc.xs.c. The C
- * compilation and the firmware image need ESP-IDF and are not done. A type or preload error fails.
+ * runs only the XS steps of that makefile — JavaScript and xsc for every module, then xsl, which links them
+ * and preloads what the manifest preloads (refusing, for instance, a preloaded RegExp) into mc.xs.c — and
+ * the build is type-checked (scripts/mcconfig-tsc). The C compilation and the firmware image need ESP-IDF
+ * and are not done. A type or preload error fails.
  */
 async function checkEsp32(): Promise<void> {
   const tools = sdkTools();
-  const env = { ...process.env, PATH: toolPath(tools) };
+  const env = { ...process.env, PATH: testBuildPath(tools) };
   checkTypeScript(env.PATH as string);
   const outDir = join(ROOT, 'build', 'esp32-check');
   rmSync(outDir, { recursive: true, force: true });
@@ -167,6 +173,7 @@ async function checkEsp32(): Promise<void> {
   // IDF_PATH and IDF_VERSION on the command line satisfy the makefile's checks; nothing reads that directory.
   status = await run('make', ['-s', '-j2', '-f', makefile, '-f', check, `IDF_PATH=${noIdf}`, `IDF_VERSION=${expected}`, `XSDOT_XSL_DIR=${linked}`, 'xsdot-xs-check'], env);
   if (status !== 0) fail(`the esp32 modules do not compile or link (make exit ${status}): see the tsc, xsc or xsl errors above`);
+  if (typecheckBuild(outDir) !== 0) fail('the esp32 build\'s TypeScript does not type-check: see tsc\'s errors above');
   if (!existsSync(join(linked, 'mc.xs.c'))) fail(`xsl wrote no ${join(linked, 'mc.xs.c')}`);
   process.stdout.write(`esp32: every module compiled and linked (${join(linked, 'mc.xs.c')}); stopped where ESP-IDF is needed\n`);
 }
@@ -193,7 +200,7 @@ async function test(): Promise<number> {
   ] as const) {
     if (!commandExists(command)) fail(why);
   }
-  const selftest = await build('cli', [], join(ROOT, 'hosts', 'moddable', 'selftest', 'manifest.json'), 'x-cli-lin-selftest');
+  const selftest = await build('cli', [], join(ROOT, 'hosts', 'moddable', 'selftest', 'manifest.json'), 'x-cli-lin-selftest', true);
   const scratch = mkdtempSync(join(tmpdir(), 'xsdot-selftest-'));
   try {
     process.stdout.write(`running the runtime self-test ${selftest.output}\n`);
@@ -202,10 +209,10 @@ async function test(): Promise<number> {
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
-  const cli = await build('cli', []);
+  const cli = await build('cli', [], MANIFEST, PLATFORMS.cli, true);
   let status = await integration('moddable', { ...process.env, XSDOT_MODDABLE_EXECUTABLE: cli.output });
   if (status !== 0) fail(`tests/integration failed on the x-cli-lin executable (exit ${status})`);
-  const sim = await build('sim', []);
+  const sim = await build('sim', [], MANIFEST, PLATFORMS.sim, true);
   status = await integration('mcsim', { ...sim.env, XSDOT_MCSIM_APP: sim.output });
   if (status !== 0) fail(`tests/integration failed in the simulator (exit ${status})`);
   await checkEsp32();

@@ -226,7 +226,14 @@ export class Browser {
    * `timeoutMs` bounds each request (the Moddable Linux build polls its sockets every 20 ms);
    * `localAddress` makes it another client on loopback (127.x.y.z; requests then go through node:http).
    */
-  constructor(readonly base: string, readonly timeoutMs = 10_000, readonly localAddress?: string) {}
+  readonly base: string;
+  readonly timeoutMs: number;
+  readonly localAddress: string | undefined;
+  constructor(base: string, timeoutMs = 10_000, localAddress?: string) {
+    this.base = base;
+    this.timeoutMs = timeoutMs;
+    this.localAddress = localAddress;
+  }
 
   get(path: string): Promise<Page> {
     return this.request('GET', path);

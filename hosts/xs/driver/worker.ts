@@ -43,8 +43,12 @@ export function describeExit(code: number | null, signal: string | null): string
 }
 
 export class WorkerExited extends Error {
-  constructor(readonly code: number | null, readonly signal: string | null) {
+  readonly code: number | null;
+  readonly signal: string | null;
+  constructor(code: number | null, signal: string | null) {
     super(`xsnap-worker ended: ${describeExit(code, signal)}`);
+    this.code = code;
+    this.signal = signal;
   }
 }
 
