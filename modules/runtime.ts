@@ -9,8 +9,13 @@
 /** A streaming SHA-256 (native `Digest` on Moddable, `node:crypto` on Node, pure TS on bare XS). */
 export interface Sha256 {
   update(data: Uint8Array): void;
-  /** Finishes the hash; the object may not be used afterwards. */
+  /** Finishes the hash; the object may not be updated afterwards until `reset()`. */
   digest(): Uint8Array;
+  /**
+   * Optional: starts a new message on this object (the SDK Digest's `reset()`), so one object serves
+   * many hashes. HMAC keeps one per key when the provider's hashes have it, instead of two per MAC.
+   */
+  reset?(): void;
 }
 
 export interface CryptoProvider {

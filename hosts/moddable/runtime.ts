@@ -36,6 +36,10 @@ class ModdableSha256 implements Sha256 {
   digest(): Uint8Array {
     return new Uint8Array(this.#digest.close());
   }
+
+  reset(): void {
+    this.#digest.reset();
+  }
 }
 
 /** A class, not an object of closures per hash: two closures per hash were most of an HMAC's allocation on XS. */

@@ -56,6 +56,22 @@ export function base64urlEncode(bytes: Uint8Array): string {
 }
 
 /**
+ * The number of bytes the base64url characters `chars[start..end)` decode to, or -1 when they are not
+ * canonical unpadded base64url (the rules of `base64urlDecodeBytes`); checks without allocating.
+ */
+export function base64urlDecodedLength(chars: Uint8Array, start: number, end: number): number {
+  const length = end - start;
+  const tail = length % 4;
+  if (length < 0 || tail === 1) return -1;
+  const v = VALUES;
+  for (let i = start; i < end; i++) if (!(v[chars[i]] >= 0)) return -1;
+  // The last character's unused low bits must be zero: 4 of them after 2 characters, 2 after 3.
+  if (tail === 2 && (v[chars[end - 1]] & 15) !== 0) return -1;
+  if (tail === 3 && (v[chars[end - 1]] & 3) !== 0) return -1;
+  return (length >> 2) * 3 + (tail === 0 ? 0 : tail - 1);
+}
+
+/**
  * Decodes the base64url characters `chars[start..end)` (bytes, e.g. a token as it arrived) into a new
  * array; `undefined` when they are not canonical unpadded base64url (see the module doc).
  */

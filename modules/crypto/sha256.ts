@@ -56,9 +56,12 @@ function compress(state: Int32Array, w: Int32Array, bytes: Uint8Array, offset: n
   state[6] = (state[6] + g) | 0; state[7] = (state[7] + h) | 0;
 }
 
-/** A streaming SHA-256; each instance hashes one message. */
+/** A streaming SHA-256; `reset()` starts the next message on the same instance. */
 export class PureSha256 implements Sha256 {
   readonly #state = new Int32Array(INITIAL_STATE);
+  /** What `reset()` returns to (set by `markStart()`): the state after a whole-block prefix, and its length. */
+  #start: Int32Array | undefined;
+  #startLength = 0;
   /** Bytes of an incomplete block carried between `update` calls (and the padding at the end). */
   readonly #block = new Uint8Array(64);
   readonly #schedule = new Int32Array(64);
@@ -67,8 +70,27 @@ export class PureSha256 implements Sha256 {
   #length = 0;
   #done = false;
 
+  /** Starts a new message: from the beginning, or after the prefix `markStart()` recorded. */
+  reset(): void {
+    if (this.#start === undefined) this.#state.set(INITIAL_STATE);
+    else this.#state.set(this.#start);
+    this.#length = this.#startLength;
+    this.#blockLength = 0;
+    this.#done = false;
+  }
+
+  /**
+   * Makes the bytes hashed so far (whole 64-byte blocks: HMAC's key block) the prefix every message after
+   * `reset()` starts with, without hashing them again. Throws when they are not whole blocks.
+   */
+  markStart(): void {
+    if (this.#blockLength !== 0 || this.#done) throw new Error('PureSha256: markStart() needs whole blocks and no digest()');
+    this.#start = this.#state.slice();
+    this.#startLength = this.#length;
+  }
+
   update(data: Uint8Array): void {
-    if (this.#done) throw new Error('PureSha256: update() after digest()');
+    if (this.#done) throw new Error('PureSha256: update() after digest() without reset()');
     const state = this.#state;
     const schedule = this.#schedule;
     const block = this.#block;

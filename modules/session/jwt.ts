@@ -7,8 +7,7 @@
  * of checks.
  */
 import { runtime, type CryptoProvider } from '../runtime';
-import { base64urlDecodeBytes, base64urlEncodeInto, base64urlLength } from '../crypto/base64url';
-import { constantTimeEqual } from '../crypto/compare';
+import { base64urlDecodeBytes, base64urlDecodedLength, base64urlEncodeInto, base64urlLength } from '../crypto/base64url';
 import { HmacSha256Key } from '../crypto/hmac';
 
 /** Shortest key accepted, in bytes: HS256 keys must be at least as long as the hash (RFC 7518 §3.2). */
@@ -19,6 +18,9 @@ export const MAX_KIDLESS_KEYS = 2;
 export const DEFAULT_MAX_LENGTH = 1024;
 /** Default clock skew tolerated for `exp` and `nbf`, in seconds. */
 export const DEFAULT_LEEWAY = 5;
+const DOT = 0x2e;
+/** Characters of an HS256 signature: 32 bytes, base64url. */
+const SIGNATURE_CHARS = 43;
 
 /** One signing key: at least `MIN_KEY_BYTES` random bytes, with an optional key id for rotation. */
 export interface JwtKey {
@@ -64,6 +66,8 @@ export class KeyRing {
   readonly signingKey: HmacSha256Key;
   readonly #byKid = new Map<string, readonly HmacSha256Key[]>();
   readonly #kidless: HmacSha256Key[] = [];
+  /** Scratch for a computed signature's characters, compared with a token's in place. */
+  readonly #expected = new Uint8Array(SIGNATURE_CHARS);
 
   constructor(keys: readonly JwtKey[], options: KeyRingOptions = {}) {
     if (keys.length === 0) throw new Error('xsdot: a JWT key ring needs at least one key');
@@ -110,6 +114,18 @@ export class KeyRing {
     return this.#header;
   }
 
+  /**
+   * @internal True when `mac`'s base64url characters equal `chars[at..at + 43)`, compared in constant
+   * time: a token's signature is checked in place, without decoding it.
+   */
+  signatureMatches(mac: Uint8Array, chars: Uint8Array, at: number): boolean {
+    const expected = this.#expected;
+    base64urlEncodeInto(mac, expected, 0);
+    let diff = 0;
+    for (let i = 0; i < SIGNATURE_CHARS; i++) diff |= expected[i] ^ chars[at + i];
+    return diff === 0;
+  }
+
   /** The keys a token with this `kid` header (undefined: none) may verify against; empty when none may. */
   keysFor(kid: string | undefined): readonly HmacSha256Key[] {
     return kid === undefined ? this.#kidless : this.#byKid.get(kid) ?? NO_KEYS;
@@ -147,8 +163,6 @@ function encodeJson(value: unknown): Uint8Array {
   return out;
 }
 
-const DOT = 0x2e;
-const SIGNATURE_CHARS = base64urlLength(32);
 
 /**
  * Signs `payload` (a plain object) with the ring's first key. The header is `{"alg":"HS256"}`, or
@@ -237,12 +251,13 @@ export function verifyToken(token: string, ring: KeyRing, options: VerifyOptions
     return fail('format');
   }
   const payloadBytes = base64urlDecodeBytes(chars, dot1 + 1, dot2);
-  const signature = base64urlDecodeBytes(chars, dot2 + 1);
+  // The signature is checked, not decoded: compared with the computed MAC's characters below.
+  const signatureLength = base64urlDecodedLength(chars, dot2 + 1, chars.length);
   // A token carrying exactly the ring's own header (the common case) needs no header parse.
   let header: Readonly<JwtHeader> | Record<string, unknown> | undefined = ring.knownHeader(chars, dot1);
   const headerBytes = header === undefined ? base64urlDecodeBytes(chars, 0, dot1) : undefined;
-  if ((header === undefined && headerBytes === undefined) || payloadBytes === undefined || signature === undefined) return fail('format');
-  if (signature.length !== 32) return fail('signature');
+  if ((header === undefined && headerBytes === undefined) || payloadBytes === undefined || signatureLength < 0) return fail('format');
+  if (signatureLength !== 32) return fail('signature');
 
   if (headerBytes !== undefined) {
     if (nestingBytes(headerBytes) > 2) return fail('format');
@@ -260,7 +275,7 @@ export function verifyToken(token: string, ring: KeyRing, options: VerifyOptions
   if (keys.length === 0) return fail('kid');
   const signingInput = chars.subarray(0, dot2);
   let authentic = false;
-  for (let i = 0; i < keys.length && !authentic; i++) authentic = constantTimeEqual(keys[i].sign(signingInput), signature);
+  for (let i = 0; i < keys.length && !authentic; i++) authentic = ring.signatureMatches(keys[i].sign(signingInput), chars, dot2 + 1);
   if (!authentic) return fail('signature');
 
   const payload = parseObject(payloadBytes);

@@ -1,10 +1,10 @@
 import '../support/install-host';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runtime, type CryptoProvider } from '../../modules/runtime';
+import { runtime, type CryptoProvider, type Sha256 } from '../../modules/runtime';
 import { PureSha256, pureCryptoProvider } from '../../modules/crypto/sha256';
 import { HmacSha256Key, hmacSha256 } from '../../modules/crypto/hmac';
-import { base64urlDecode, base64urlEncode } from '../../modules/crypto/base64url';
+import { base64urlDecode, base64urlDecodedLength, base64urlEncode } from '../../modules/crypto/base64url';
 import { constantTimeEqual } from '../../modules/crypto/compare';
 
 const text = (value: string): Uint8Array => runtime().utf8Encode(value);
@@ -38,9 +38,21 @@ function sha256(provider: CryptoProvider, ...chunks: Uint8Array[]): string {
 const digestProviders: CryptoProvider[] =
   runtime().crypto === pureCryptoProvider ? [pureCryptoProvider] : [pureCryptoProvider, runtime().crypto];
 
-/** For HMAC, also the host's SHA-256 without its native HMAC, so the RFC 2104 construction runs on it. */
+/** A SHA-256 that is not PureSha256 but can be reset, as the SDK's Digest: HMAC keeps one per key. */
+class ResettableSha256 implements Sha256 {
+  #hash = new PureSha256();
+  update(data: Uint8Array): void { this.#hash.update(data); }
+  digest(): Uint8Array { return this.#hash.digest(); }
+  reset(): void { this.#hash = new PureSha256(); }
+}
+
+/**
+ * For HMAC, also the host's SHA-256 without its native HMAC, so the RFC 2104 construction runs on it,
+ * and a resettable digest (the reuse path a device takes).
+ */
 const hmacProviders: CryptoProvider[] = [
   ...digestProviders,
+  { name: 'resettable digest', createSha256: () => new ResettableSha256() },
   ...(runtime().crypto.hmacSha256 === undefined
     ? []
     : [{ name: `${runtime().crypto.name} digest only`, createSha256: () => runtime().crypto.createSha256() }]),
@@ -105,6 +117,30 @@ test('PureSha256: refuses use after digest()', () => {
   hash.digest();
   assert.throws(() => hash.digest(), /digest\(\) called twice/);
   assert.throws(() => hash.update(text('x')), /update\(\) after digest\(\)/);
+});
+
+test('PureSha256: reset() starts a new message, after the whole-block prefix markStart() recorded', () => {
+  const hash = new PureSha256();
+  hash.update(text('abc'));
+  hash.digest();
+  hash.reset();
+  hash.update(text('abc'));
+  assert.equal(hex(hash.digest()), FIPS_VECTORS[1][1]);
+  const prefix = pattern(128);
+  hash.reset();
+  hash.update(prefix);
+  hash.markStart();
+  for (const length of [0, 55, 64, 1000]) {
+    hash.reset();
+    hash.update(pattern(length));
+    const whole = new Uint8Array(128 + length);
+    whole.set(prefix);
+    whole.set(pattern(length), 128);
+    assert.equal(hex(hash.digest()), sha256(pureCryptoProvider, whole), `prefix + ${length} bytes`);
+  }
+  hash.reset();
+  hash.update(text('x'));
+  assert.throws(() => hash.markStart(), /whole blocks/);
 });
 
 const LONG_KEY = new Uint8Array(131).fill(0xaa);
@@ -217,6 +253,20 @@ test('base64url: accepts exactly the canonical spelling of each tail (unused bit
   }
   assert.equal(twoChar, 256, 'one 2-char spelling per byte value');
   assert.equal(threeChar, 16, 'one last char per value of the second byte\'s low 4 bits');
+});
+
+test('base64urlDecodedLength: the decoded length exactly when base64urlDecode accepts, without decoding', () => {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  const samples = ['', 'Zg', 'Zm8', 'Zm9v', 'Zh', 'Zm9', 'Z', 'Zm9v=', 'Zm+v', 'Zm/v', 'Zm 9', 'x\u00e9', 'eyJhbGciOiJIUzI1NiJ9'];
+  for (const a of alphabet) samples.push(`Zm${a}`, `Z${a}`);
+  for (const sample of samples) {
+    const chars = runtime().utf8Encode(sample);
+    const decoded = chars.length === sample.length ? base64urlDecode(sample) : undefined;
+    assert.equal(base64urlDecodedLength(chars, 0, chars.length), decoded === undefined ? -1 : decoded.length, JSON.stringify(sample));
+  }
+  const framed = runtime().utf8Encode('..Zm9v..');
+  assert.equal(base64urlDecodedLength(framed, 2, 6), 3);
+  assert.equal(base64urlDecodedLength(framed, 1, 6), -1);
 });
 
 test('constantTimeEqual: equal only for the same bytes and length', () => {
