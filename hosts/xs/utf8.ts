@@ -13,7 +13,15 @@ const strictDecoder = new TextDecoder('utf-8', { fatal: true });
 let loneSurrogates: RegExp | undefined;
 
 export function utf8Encode(text: string): Uint8Array {
-  return encoder.encode(text.replace(loneSurrogates ??= /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD'));
+  const bytes = encoder.encode(text);
+  // XS writes a lone surrogate as ED A0–BF xx (a pair becomes 4 bytes): only then replace them, so the
+  // common call is one native encode, as on a device (no RegExp run per call).
+  for (let i = 0; i + 1 < bytes.length; i++) {
+    if (bytes[i] === 0xed && bytes[i + 1] >= 0xa0) {
+      return encoder.encode(text.replace(loneSurrogates ??= /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD'));
+    }
+  }
+  return bytes;
 }
 
 export function utf8Decode(bytes: Uint8Array): string {
