@@ -56,6 +56,36 @@ export function base64urlEncode(bytes: Uint8Array): string {
 }
 
 /**
+ * `count` base64url characters (at most 8) spelling the non-negative integer `value` < 64^count as
+ * big-endian base-64 digits: a compact number inside a JWT string claim. Throws a RangeError otherwise.
+ */
+export function base64urlDigits(value: number, count: number): string {
+  if (!(count >= 1 && count <= 8 && Number.isInteger(value) && value >= 0 && value < 64 ** count)) {
+    throw new RangeError(`xsdot: ${value} is not an integer that ${count} base64url digits can hold`);
+  }
+  const out = new Uint8Array(count);
+  for (let i = count - 1; i >= 0; i--) {
+    out[i] = CODES[value % 64];
+    value = Math.floor(value / 64);
+  }
+  return runtime().utf8Decode(out);
+}
+
+/**
+ * The integer that the base64url characters `chars[start..end)` (at most 8) spell as big-endian base-64
+ * digits (the inverse of `base64urlDigits`), or -1 when one is outside the alphabet.
+ */
+export function base64urlDigitsValue(chars: Uint8Array, start: number, end: number): number {
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const digit = VALUES[chars[i]];
+    if (!(digit >= 0)) return -1;
+    value = value * 64 + digit;
+  }
+  return value;
+}
+
+/**
  * The number of bytes the base64url characters `chars[start..end)` decode to, or -1 when they are not
  * canonical unpadded base64url (the rules of `base64urlDecodeBytes`); checks without allocating.
  */

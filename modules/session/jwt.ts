@@ -194,6 +194,11 @@ export interface VerifyOptions {
   leeway?: number;
   /** The current time, in seconds since the epoch (default `runtime().now() / 1000`). */
   now?: number;
+  /**
+   * Compare `exp` with the clock (default true; PyJWT's `verify_exp`). False leaves it to the caller,
+   * who still gets only a numeric `exp`: Session tells an idle session from an expired one this way.
+   */
+  verifyExp?: boolean;
 }
 
 /** A verified token's header: `alg` is always "HS256". */
@@ -284,7 +289,7 @@ export function verifyToken(token: string, ring: KeyRing, options: VerifyOptions
   if (!optionalNumber(exp) || !optionalNumber(nbf)) return fail('payload');
   const now = options.now ?? runtime().now() / 1000;
   const leeway = options.leeway ?? DEFAULT_LEEWAY;
-  if (exp !== undefined && exp <= now - leeway) return fail('expired');
+  if (exp !== undefined && options.verifyExp !== false && exp <= now - leeway) return fail('expired');
   if (nbf !== undefined && nbf > now + leeway) return fail('not-yet-valid');
   return { ok: true, header: checked as JwtHeader, payload };
 }

@@ -10,9 +10,18 @@
  * revocation of every session of a user (one bounded record in the key store: revocation.ts), and boot
  * binding for devices whose clock was never set. Any token that fails a check is treated as no session;
  * nothing reaches the client.
+ *
+ * Claims next to the session's values (38 bytes of JSON besides `{"user":"admin"}`; README "Sessions"):
+ * - `exp`: when this token expires — the end of the idle window (`iat + idleTimeout`), or the login's
+ *   absolute end when that comes first; a standard claim, so PyJWT enforces it too;
+ * - `sid`: 12 base64url characters: the login's random id (8, 48 bits: `session.sid`, logout revokes
+ *   it, CSRF tokens bind to it), then 4 giving the seconds from `exp` to the login's absolute end (0
+ *   when `exp` is that end). No `iat`: the mint time is `exp - idleTimeout` (idle-bound tokens) or
+ *   at least that (the rest);
+ * - `gen` (only after `revokeAll` of the user) and `bid` (only on a clock that was never set).
  */
 import { runtime } from '../runtime';
-import { base64urlEncode } from '../crypto/base64url';
+import { base64urlDigits, base64urlDigitsValue, base64urlEncode } from '../crypto/base64url';
 import type { App, Handler } from '../http/app';
 import type { CookieOptions } from '../http/cookies';
 import type { Request } from '../http/request';
@@ -26,7 +35,7 @@ export interface SessionOptions {
   keys?: JwtKey[];
   /** Cookie name (default "session", as microdot). With `secure`, the `__Host-` prefix is added. */
   cookieName?: string;
-  /** Absolute lifetime of a login, in seconds (default one day). */
+  /** Absolute lifetime of a login, in seconds (default one day; at most MAX_SESSION_AGE). */
   maxAge?: number;
   /** Seconds without a request after which a session ends (default one hour; 0: no idle limit). */
   idleTimeout?: number;
@@ -51,8 +60,14 @@ export interface SessionOptions {
   acceptBareTokens?: boolean;
 }
 
-/** Claims xsdot writes next to the session data; `set()` refuses them as keys. */
+/** Claims xsdot writes or reads next to the session data; `set()` refuses them as keys. */
 const RESERVED: readonly string[] = Object.freeze(['sid', 'iat', 'exp', 'nbf', 'gen', 'bid']);
+/** Characters of a session id (48 random bits). */
+const SID_CHARS = 8;
+/** Characters after the id in the `sid` claim: seconds from `exp` to the absolute end (24 bits). */
+const REST_CHARS = 4;
+/** Longest `maxAge`, in seconds (194 days): what the `sid` claim's 4 characters can count. */
+export const MAX_SESSION_AGE = 64 ** REST_CHARS - 1;
 /** Users whose record key (a SHA-256) is kept, so a request does not hash its user name. */
 const USER_HASH_CACHE = 16;
 
@@ -76,7 +91,7 @@ export class SessionData {
   /** The token minted by `save()`, reused by the response unless the data changes again. */
   token: string | undefined;
 
-  /** `data`: the session's values, taken over (not copied). */
+  /** `data`: the session's values, taken over (not copied); `sid`: the id, or a `sid` claim that starts with it. */
   constructor(owner: Session, data: Map<string, SessionValue>, sid: string, exp: number | undefined, rejected?: RejectReason) {
     this.#owner = owner;
     this.#data = data;
@@ -85,8 +100,10 @@ export class SessionData {
     this.rejected = rejected;
   }
 
-  /** A random id of this login, changed by `regenerate()`; CSRF tokens bind to it. */
+  /** A random id of this login (8 base64url characters), changed by `regenerate()`; CSRF tokens bind to it. */
   get sid(): string {
+    // A session read from a token holds its whole `sid` claim until the id is asked for.
+    if (this.#sid.length > SID_CHARS) this.#sid = this.#sid.slice(0, SID_CHARS);
     return this.#sid;
   }
 
@@ -186,9 +203,28 @@ export class SessionData {
   }
 }
 
-/** 48 random bits: the sid names a login (CSRF binding, fixation defence), the MAC protects it; short keeps the cookie < 200 bytes. */
+/** 48 random bits: the sid names a login (CSRF binding, fixation defence), the MAC protects it; short keeps the cookie small. */
 function newSid(): string {
   return base64urlEncode(runtime().randomBytes(6));
+}
+
+/**
+ * The seconds from `exp` to the login's absolute end that a `sid` claim carries after the 8-character id
+ * (4 base64url digits), or -1 unless `sid` is 12 base64url characters and `exp` a whole number of seconds.
+ */
+function restOf(sid: unknown, exp: unknown): number {
+  if (typeof sid !== 'string' || sid.length !== SID_CHARS + REST_CHARS || typeof exp !== 'number' || !Number.isSafeInteger(exp)) return -1;
+  // As bytes, by one native call: reading a string a character at a time allocates on XS.
+  const chars = runtime().utf8Encode(sid);
+  if (chars.length !== sid.length || base64urlDigitsValue(chars, 0, SID_CHARS) < 0) return -1;
+  return base64urlDigitsValue(chars, SID_CHARS, chars.length);
+}
+
+/** The session's values: the claims but the reserved ones. */
+function dataOf(claims: JwtPayload): Map<string, SessionValue> {
+  const data = new Map<string, SessionValue>();
+  for (const key of Object.keys(claims)) if (!RESERVED.includes(key)) data.set(key, claims[key] as SessionValue);
+  return data;
 }
 
 // Made on first use, not when the module loads: Moddable builds preload modules into flash, where a
@@ -215,7 +251,7 @@ export class Session {
     this.#options = options;
     this.maxAge = options.maxAge ?? 86_400;
     this.idleTimeout = options.idleTimeout ?? 3_600;
-    if (!(this.maxAge > 0)) throw new RangeError('xsdot: session maxAge must be positive');
+    if (!(this.maxAge > 0 && this.maxAge <= MAX_SESSION_AGE)) throw new RangeError(`xsdot: session maxAge must be positive and at most ${MAX_SESSION_AGE} seconds`);
     if (!(this.idleTimeout >= 0)) throw new RangeError('xsdot: session idleTimeout must be 0 or positive');
     const name = options.cookieName ?? 'session';
     this.cookieName = options.secure && !name.startsWith('__Host-') ? `__Host-${name}` : name;
@@ -248,16 +284,17 @@ export class Session {
   mint(data: SessionData): string {
     const now = this.#now();
     if (data.expires === undefined) data.startLifetime(now + this.maxAge);
+    const end = data.expires as number;
+    const exp = this.idleTimeout > 0 ? Math.min(end, now + this.idleTimeout) : end;
     const payload: JwtPayload = data.toObject();
-    payload.sid = data.sid;
+    payload.sid = data.sid + base64urlDigits(end - exp, REST_CHARS);
     const user = payload[this.#userKey];
     if (typeof user === 'string') {
       const gen = this.#revocations.generation(this.#hashOf(user));
       if (gen > 0) payload.gen = gen;
     }
     if (!runtime().wallClockTrusted()) payload.bid = this.#bootId;
-    payload.iat = now;
-    payload.exp = data.expires;
+    payload.exp = exp;
     const token = signToken(payload, this.keyRing);
     const limit = this.#options.maxTokenLength ?? DEFAULT_MAX_LENGTH;
     if (token.length > limit) {
@@ -297,7 +334,7 @@ export class Session {
     if (values.length > 1) return this.#fresh('duplicate');
     const now = this.#now();
     const leeway = this.#options.leeway ?? DEFAULT_LEEWAY;
-    const result = verifyToken(values[0], this.keyRing, { maxLength: this.#options.maxTokenLength, leeway, now });
+    const result = verifyToken(values[0], this.keyRing, { maxLength: this.#options.maxTokenLength, leeway, now, verifyExp: false });
     return result.ok ? this.#accept(result.payload, now, leeway) : this.#fresh(result.reason);
   }
 
@@ -309,28 +346,32 @@ export class Session {
   #accept(claims: JwtPayload, now: number, leeway: number): SessionData {
     const { sid, iat, exp, gen, bid } = claims;
     const bare = iat === undefined && exp === undefined && sid === undefined;
-    if (bare ? !this.#options.acceptBareTokens : typeof sid !== 'string' || typeof iat !== 'number' || typeof exp !== 'number') {
-      return this.#fresh('claims');
+    if (bare && !this.#options.acceptBareTokens) return this.#fresh('claims');
+    // Seconds from exp to the login's absolute end, from the sid claim's last characters; -1: malformed.
+    const rest = bare ? 0 : restOf(sid, exp);
+    if (rest < 0) return this.#fresh('claims');
+    const idle = this.idleTimeout;
+    if (!bare) {
+      const expires = exp as number;
+      if (expires <= now - leeway) return this.#fresh(rest > 0 ? 'idle' : 'expired');
+      // From the future: an end beyond what a token minted now could carry.
+      if (expires + rest > now + this.maxAge + leeway || (rest > 0 && idle > 0 && expires > now + idle + leeway)) return this.#fresh('claims');
     }
     if (gen !== undefined && !(typeof gen === 'number' && Number.isInteger(gen) && gen > 0)) return this.#fresh('claims');
     // A token minted on an unset clock counts time from its boot: it is void after a reboot.
     const trusted = runtime().wallClockTrusted();
     if (trusted ? bid !== undefined : bid !== this.#bootId) return this.#fresh('boot');
-    if (typeof iat === 'number') {
-      if (iat > now + leeway) return this.#fresh('claims');
-      if (this.idleTimeout > 0 && now - iat > this.idleTimeout + leeway) return this.#fresh('idle');
-    }
-    // Minted before the revocation record's not-before time (it was lost or full: fail closed). A token
-    // is re-issued only once accepted, so an older one can never have a later iat.
-    if (trusted && typeof iat === 'number' && iat < this.#revocations.notBefore) return this.#fresh('revoked');
+    // Minted before the revocation record's not-before time (it was lost or full: fail closed). The mint
+    // time is exp - idleTimeout when exp is the idle window's end, and no earlier when exp is the absolute
+    // end: the bound used may also refuse a token minted up to idleTimeout after notBefore in its last
+    // idle window (fail closed). A token is re-issued only once accepted: no older one has a later exp.
+    if (trusted && !bare && (exp as number) - (idle > 0 ? Math.min(idle, this.maxAge) : this.maxAge) < this.#revocations.notBefore) return this.#fresh('revoked');
     const user = claims[this.#userKey];
     if (typeof user === 'string' && ((gen as number | undefined) ?? 0) < this.#revocations.generation(this.#hashOf(user))) return this.#fresh('revoked');
-    if (typeof sid === 'string' && this.#revocations.isRevoked(sid)) return this.#fresh('revoked');
-
-    const data = new Map<string, SessionValue>();
-    for (const key of Object.keys(claims)) if (!RESERVED.includes(key)) data.set(key, claims[key] as SessionValue);
-    const session = new SessionData(this, data, typeof sid === 'string' ? sid : newSid(), typeof exp === 'number' ? exp : now + this.maxAge);
-    if (bare || (this.idleTimeout > 0 && now - (iat as number) > this.idleTimeout / 2)) session.refresh = true;
+    const session = new SessionData(this, dataOf(claims), bare ? newSid() : sid as string, bare ? now + this.maxAge : (exp as number) + rest);
+    if (!bare && this.#revocations.isRevoked(session.sid)) return this.#fresh('revoked');
+    // Re-issued once past half its idle window (a token whose exp is the absolute end cannot slide).
+    if (bare || (rest > 0 && idle > 0 && (exp as number) - now < idle / 2)) session.refresh = true;
     return session;
   }
 

@@ -181,7 +181,7 @@ function forgeries(valid: fc.Arbitrary<string>): fc.Arbitrary<Forgery>[] {
       [header, payload.replace(/"exp":\d+/, '"exp":9e999')],
       [header, payload.replace(/"exp":\d+/, '"exp":99999999999999999999999999999')],
       [header, payload.replace(/"exp":\d+/, '"exp":"9999999999"')],
-      [header, payload.replace(/"iat":\d+/, '"iat":-1e308')],
+      [header, payload.replace(/"sid":"[\w-]*"/, '"sid":"AAAAAAAA____"')],
       [header, `{${body},"gen":1e308}`],
       [header, `{"__proto__":{"user":"root"},${body}}`],
       [header, payload.replace('"user"', '"\\u0075ser"')],
@@ -272,7 +272,7 @@ test('every forged session token is refused by verifyToken and by the Session (4
     client.cookies.clear();
   }
   const now = Math.floor(runtime().now() / 1000);
-  const claims = { user: 'admin', sid: 'AAAAAAAAAAA', iat: now, exp: now + 3600 };
+  const claims = { user: 'admin', sid: 'AAAAAAAAAAAA', exp: now + 3600 };
   minted.push(signToken(claims, new KeyRing([KEYS[1]])), signToken(claims, new KeyRing([KEYS[2]])));
   const validSet = new Set(minted);
   for (const token of minted) {

@@ -7,6 +7,9 @@ import { tamperSignature } from '../support/tamper';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KeyRing, signToken, verifyToken } from '../../modules/session/jwt';
+import { App } from '../../modules/http/index';
+import { TestClient } from '../../modules/http/testclient';
+import { Session, withSession } from '../../modules/session/session';
 import { PYJWT_SKIP, PYJWT_VERSION as version, python } from './pyjwt';
 
 const KEY = 'xsdot-live-interop-key-0123456789abcdefghij';
@@ -68,3 +71,19 @@ for (const [kid, typ] of [[undefined, false], ['k1', false], [undefined, true], 
     assert.deepEqual(decoded[PAYLOADS.length], { error: 'InvalidSignatureError' });
   });
 }
+
+test(`PyJWT${version === undefined ? '' : ` ${version}`} decodes a Session cookie: the compact claims, exp enforced`, { skip }, async () => {
+  const app = new App();
+  new Session(app, { keys: [{ key: new TextEncoder().encode(KEY) }] });
+  app.post('/login', withSession((_request, session) => { session.set('user', 'admin'); session.save(); return 'ok'; }));
+  const client = new TestClient(app);
+  await client.post('/login');
+  const token = client.cookies.get('session') as string;
+  assert.ok(`session=${token}`.length <= 145, `session=${token}`);
+  const [decoded] = python(DECODE, { key: KEY, tokens: [token] }) as { payload: { user: string; sid: string; exp: number } }[];
+  assert.deepEqual(Object.keys(decoded.payload), ['user', 'sid', 'exp']);
+  assert.equal(decoded.payload.user, 'admin');
+  assert.match(decoded.payload.sid, /^[\w-]{12}$/);
+  const expired = signToken({ ...decoded.payload, exp: now - 60 }, new KeyRing([{ key: new TextEncoder().encode(KEY) }]));
+  assert.deepEqual(python(DECODE, { key: KEY, tokens: [expired] }), [{ error: 'ExpiredSignatureError' }]);
+});
