@@ -9,10 +9,11 @@
  * job left fires the next one.
  *
  * Scenarios (`start`'s JSON):
- * - `{ "scenario": "headline", "concurrency": n }` — the device-fit check: n (default HEADLINE_CLIENTS, 4)
+ * - `{ "scenario": "headline", "concurrency": n }` — the device-fit check: n (default HEADLINE_CLIENTS, 8)
  *   concurrent session requests (a dashboard and /api/me from each of n/2 signed-in browsers), then n
  *   concurrent connections again with a login POST among n - 1 session requests, then a session
- *   request whose head is near the 2 KB limit;
+ *   request whose head is near the 2 KB limit; raw requests over bench/direct-socket.ts (the browsers
+ *   are remote: only their cookies and 256 bytes of each answer are in the device's heap);
  * - `{ "scenario": <kind>, "concurrency": n }` — n concurrent requests of one kind (bench/workload.ts),
  *   after one warm-up round.
  * - `{ "scenario": "budgets", "concurrency": n }` — for each request kind but the login, slots and chunk
@@ -43,11 +44,8 @@ declare function __fitResetPeak(): void;
 declare function __fitStackLimit(slots: number): void;
 declare function __fitGC(): void;
 
-/**
- * Concurrent connections of the device-fit check. The goal is 8 (issue 11); with the in-memory browsers
- * in the device's heap, 8 need ~5,600 heap slots today (`{"scenario":"headline","concurrency":8}`).
- */
-export const HEADLINE_CLIENTS = 4;
+/** Concurrent connections of the device-fit check: the login app's `maxConnections` (manifest.json's config). */
+export const HEADLINE_CLIENTS = 8;
 
 export interface FitScenario {
   scenario: 'headline' | 'parts' | 'budgets' | 'paths' | RequestKind;
@@ -137,27 +135,49 @@ async function status(kind: RequestKind, browser: Browser): Promise<number> {
   return (await send(kind, browser)).status;
 }
 
+/**
+ * Runs `requests` at once, one connection each, as remote browsers would: every connection is opened
+ * with half its head, then all heads complete and the server writes as the socket lets it (WINDOW bytes
+ * per turn). The clients keep 256 bytes of each answer in the device's heap (raw bytes, bench/direct-socket.ts):
+ * what is counted is the server's memory, not an in-memory browser's. Returns the statuses.
+ */
+async function inFlight(server: Server, peers: DirectPeer[], requests: Uint8Array[]): Promise<number[]> {
+  requests.forEach((request, i) => open(server, peers[i], request, request.length >> 1));
+  requests.forEach((request, i) => peers[i].arrive(request.length));
+  for (let turns = 0; peers.some((peer, i) => i < requests.length && !peer.closed); turns++) {
+    if (turns > 100_000) throw new Error('headline: the server never closed the connections');
+    await null;
+    for (const peer of peers) if (!peer.closed) peer.socket?.options.onWritable?.(WINDOW);
+  }
+  return requests.map((_, i) => peers[i].status);
+}
+
 async function headline(options: FitScenario): Promise<FitResult> {
   const clients = options.concurrency ?? HEADLINE_CLIENTS;
   if (!(clients >= 2 && clients % 2 === 0)) throw new Error('headline: concurrency must be an even number of at least 2');
   const phases: PhaseMemory[] = [];
   const device = await phase(phases, 'boot and setup', () => bootDevice({ iterations: options.iterations }));
-  const browsers = await phase(phases, `${clients / 2} sign-ins`, async () => {
-    const signedIn: Browser[] = [];
-    for (let i = 0; i < clients / 2; i++) signedIn.push(await device.signedIn());
+  // The device's server, with the login app's connection limit (manifest.json's config).
+  const server = new Server(device.app, { limits: { maxConnections: clients } });
+  const peers = Array.from({ length: clients }, () => new DirectPeer(256));
+  // Browsers sign in through the in-memory client; only their cookies are kept (a browser's jar is remote).
+  const cookies = await phase(phases, `${clients / 2} sign-ins`, async () => {
+    const signedIn: string[] = [];
+    for (let i = 0; i < clients / 2; i++) signedIn.push(sessionCookie(await device.signedIn()));
     return signedIn;
   });
   // Each signed-in browser asks for its dashboard and /api/me at once: `clients` connections in flight.
-  // Only statuses are kept: the responses are the (remote) browsers' memory, not the device's.
-  const first = await phase(phases, `${clients} concurrent session requests`, () =>
-    Promise.all(browsers.flatMap((browser) => [status('home', browser), status('session', browser)])));
+  const sessionRequests = cookies.flatMap((cookie) => [rawRequest('/', cookie), rawRequest('/api/me', cookie)]);
+  const first = await phase(phases, `${clients} concurrent session requests`, () => inFlight(server, peers, sessionRequests));
   const visitor = await prepare(device, 'login');
+  const body = `csrf_token=${visitor.token}&username=admin&password=${encodeURIComponent(PASSWORD)}`;
+  const login = rawRequest('/login', sessionCookie(visitor), { method: 'POST', body, headers: { Origin: 'http://localhost', Referer: 'http://localhost/login' } });
   const second = await phase(phases, `login POST + ${clients - 1} concurrent session requests`, () =>
-    Promise.all([status('login', visitor), ...browsers.flatMap((browser, i) => i === 0 ? [status('session', browser)] : [status('home', browser), status('session', browser)])]));
+    inFlight(server, peers, [login, ...sessionRequests.slice(1)]));
   // A head near the limit (maxHeaderBytes 2048): parsing it must not overflow the 512-slot stack.
-  const large = await phase(phases, 'a session request with a 2 KB head', async () =>
-    (await browsers[0].client.get('/api/me', { headers: { ...BROWSER_HEADERS, 'X-Padding': 'x'.repeat(1300) } })).status);
-  return { scenario: 'headline', concurrency: clients, iterations: device.iterations, phases, statuses: [...first, ...second, large] };
+  const padded = rawRequest('/api/me', cookies[0], { headers: { 'X-Padding': 'x'.repeat(1300) } });
+  const large = await phase(phases, 'a session request with a 2 KB head', () => inFlight(server, peers, [padded]));
+  return { scenario: 'headline', concurrency: clients, iterations: device.iterations, phases, statuses: [...first, ...second, ...large] };
 }
 
 /**
@@ -265,12 +285,16 @@ export interface KindAllocation {
 
 const BUDGET_PATHS: Partial<Record<RequestKind, string>> = { home: '/', session: '/api/me', write: '/login', static: '/bench/static' };
 
-/** A browser's raw request head for `path` (its navigation headers, the cookie when given; the connection closes after it). */
-function rawRequest(path: string, cookie?: string): Uint8Array {
-  let head = `GET ${path} HTTP/1.1\r\nHost: localhost\r\n`;
-  for (const [name, value] of Object.entries(BROWSER_HEADERS)) head += `${name}: ${value}\r\n`;
+/**
+ * A browser's raw request for `path` (its navigation headers, `extra` headers, the cookie when given, a
+ * form body for POST; the connection closes after it).
+ */
+function rawRequest(path: string, cookie?: string, extra: { method?: string; body?: string; headers?: Record<string, string> } = {}): Uint8Array {
+  let head = `${extra.method ?? 'GET'} ${path} HTTP/1.1\r\nHost: localhost\r\n`;
+  for (const [name, value] of Object.entries({ ...BROWSER_HEADERS, ...extra.headers })) head += `${name}: ${value}\r\n`;
   if (cookie !== undefined) head += `Cookie: ${cookie}\r\n`;
-  return latin1Bytes(`${head}Connection: close\r\n\r\n`);
+  if (extra.body !== undefined) head += `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${extra.body.length}\r\n`;
+  return latin1Bytes(`${head}Connection: close\r\n\r\n${extra.body ?? ''}`);
 }
 
 /**

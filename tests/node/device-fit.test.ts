@@ -1,8 +1,10 @@
 /**
  * The device-fit check: the login app's whole request pipeline on a 32-bit XS engine (16-byte slots,
  * as on the ESP32) with the Moddable Two creation block — chunks 78,848 bytes, heap 4,928 slots,
- * stack 512 slots, no growth — serving 4 concurrent session requests, then a login among 3 more, then
- * a request whose head is near the 2 KB limit (browser-sized heads: ~660 bytes with a session cookie).
+ * stack 512 slots, no growth — serving 8 concurrent session requests, then a login among 7 more, then
+ * a request whose head is near the 2 KB limit (browser-sized heads: ~660 bytes with a session cookie),
+ * as raw bytes over sockets driven as a device's event loop drives them; then the same in 70 % of the
+ * heap slots and chunk bytes (≥ 30 % headroom).
  * Exceeding the budget aborts the engine ("memory full", "stack overflow"), so this fails loudly.
  * Then every request path that goes deep (bench/fit/entry.ts `paths`: setup and login with PBKDF2, the
  * largest page, a tampered and an oversized cookie, the error pages, a password change, a logout) runs
@@ -18,7 +20,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildFitHost, FitToolchainMissing } from '../../hosts/xs/fit/build';
 import { bundleFitEntry, describeRun, MODDABLE_TWO, runFit, STACK_BUDGET } from '../../hosts/xs/fit/run';
-import { PATH_STATUSES, PATHS, type FitResult, type FitScenario } from '../../bench/fit/entry';
+import { HEADLINE_CLIENTS, PATH_STATUSES, PATHS, type FitResult, type FitScenario } from '../../bench/fit/entry';
 
 async function fitHost(skip: (message: string) => void): Promise<string | undefined> {
   try {
@@ -31,7 +33,10 @@ async function fitHost(skip: (message: string) => void): Promise<string | undefi
   }
 }
 
-test('device fit: the login app serves 4 concurrent session requests plus a login on Moddable Two\'s fixed 32-bit XS heap', async (t) => {
+/** 8 session requests at once (a dashboard and /api/me from each of 4 browsers), then a login among 7 more, then a 2 KB head. */
+const HEADLINE_STATUSES = [...new Array(HEADLINE_CLIENTS).fill(200), 303, ...new Array(HEADLINE_CLIENTS - 1).fill(200), 200];
+
+test(`device fit: the login app serves ${HEADLINE_CLIENTS} concurrent session requests plus a login on Moddable Two's fixed 32-bit XS heap`, async (t) => {
   const binary = await fitHost((message) => t.skip(message));
   if (binary === undefined) return;
   const bundle = await bundleFitEntry();
@@ -45,7 +50,8 @@ test('device fit: the login app serves 4 concurrent session requests plus a logi
   assert.equal(run.shared?.preloadedRegExps, 0, 'nothing the XS linker refuses is left in flash');
 
   const result = run.result as FitResult;
-  assert.deepEqual(result.statuses, [200, 200, 200, 200, 303, 200, 200, 200, 200], 'every request was answered as a browser expects');
+  assert.deepEqual(result.statuses, HEADLINE_STATUSES, 'every request was answered as a browser expects');
+  assert.equal(result.concurrency, HEADLINE_CLIENTS);
   assert.equal(result.phases.length, 5);
 
   // The device machine never grew: the peaks XS recorded are within the fixed heap and block.
@@ -61,6 +67,18 @@ test('device fit: the login app serves 4 concurrent session requests plus a logi
   assert.ok(live.chunks < MODDABLE_TWO.chunk / 4, `live chunk bytes after the run: ${live.chunks}`);
   t.diagnostic(`device after the run: ${live.slots} live slots, ${live.chunks} live chunk bytes; ` +
     `flash: ${run.phases.flash.slots} slots, ${run.phases.flash.chunks} chunk bytes, ${run.shared?.aliases} aliasable; ${Math.round(run.ms)} ms`);
+});
+
+test(`device fit: the same ${HEADLINE_CLIENTS} clients fit in 70 % of Moddable Two's heap slots and chunk bytes (≥ 30 % headroom)`, async (t) => {
+  const binary = await fitHost((message) => t.skip(message));
+  if (binary === undefined) return;
+  const bundle = await bundleFitEntry();
+  const heap = Math.floor(MODDABLE_TWO.heap * 0.7);
+  const chunk = Math.floor(MODDABLE_TWO.chunk * 0.7);
+  const run = await runFit(binary, bundle, { preload: true, heap, chunk, arg: JSON.stringify({ scenario: 'headline' }) });
+  assert.equal(run.exitCode, 0, `the app needs more than ${heap} heap slots or ${chunk} chunk bytes: ${describeRun(run)}`);
+  assert.deepEqual({ heap: run.budget?.heap, chunk: run.budget?.chunk }, { heap, chunk });
+  assert.deepEqual((run.result as FitResult).statuses, HEADLINE_STATUSES);
 });
 
 test(`device fit: every deep request path runs within ${STACK_BUDGET} of the ${MODDABLE_TWO.stack} stack slots (≥ 30 % headroom)`, async (t) => {
