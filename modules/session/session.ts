@@ -79,7 +79,11 @@ export type RejectReason = VerifyFailure | 'duplicate' | 'claims' | 'idle' | 'bo
 /** One request's session: a small dictionary that is written back as a cookie when it changes. */
 export class SessionData {
   readonly #owner: Session;
-  readonly #data: Map<string, SessionValue>;
+  /**
+   * The values: a Map once the session changed (or when it is new); until then the verified token's
+   * claims, read in place (most requests only read their session).
+   */
+  #values: Map<string, SessionValue> | JwtPayload;
   #sid: string;
   #exp: number | undefined;
   #dirty = false;
@@ -91,10 +95,13 @@ export class SessionData {
   /** The token minted by `save()`, reused by the response unless the data changes again. */
   token: string | undefined;
 
-  /** `data`: the session's values, taken over (not copied); `sid`: the id, or a `sid` claim that starts with it. */
-  constructor(owner: Session, data: Map<string, SessionValue>, sid: string, exp: number | undefined, rejected?: RejectReason) {
+  /**
+   * `data`: the session's values — a Map taken over (not copied), or a verified token's claims, whose
+   * reserved names (`sid`, `exp`, …) are not values; `sid`: the id, or a `sid` claim that starts with it.
+   */
+  constructor(owner: Session, data: Map<string, SessionValue> | JwtPayload, sid: string, exp: number | undefined, rejected?: RejectReason) {
     this.#owner = owner;
-    this.#data = data;
+    this.#values = data;
     this.#sid = sid;
     this.#exp = exp;
     this.rejected = rejected;
@@ -126,21 +133,26 @@ export class SessionData {
   }
 
   get(key: string): SessionValue | undefined {
-    return this.#data.get(key);
+    const values = this.#values;
+    if (values instanceof Map) return values.get(key);
+    return isClaimValue(values, key) ? values[key] as SessionValue : undefined;
   }
 
   has(key: string): boolean {
-    return this.#data.has(key);
+    const values = this.#values;
+    return values instanceof Map ? values.has(key) : isClaimValue(values, key);
   }
 
   keys(): string[] {
-    return [...this.#data.keys()];
+    return [...(this.#values = valuesMap(this.#values)).keys()];
   }
 
   set(key: string, value: SessionValue): void {
     if (RESERVED.includes(key)) throw new Error(`xsdot: "${key}" is a reserved session claim`);
-    this.#data.set(key, value);
-    this.#changed();
+    (this.#values = valuesMap(this.#values)).set(key, value);
+    // Changed: written back, minted anew. Inline, not a private method: XS gives each instance a slot per private method.
+    this.#dirty = true;
+    this.token = undefined;
   }
 
   /**
@@ -151,17 +163,21 @@ export class SessionData {
   delete(key?: string): void {
     if (key === undefined) {
       this.#owner.end(this);
-      this.#data.clear();
+      this.#values = new Map();
       this.#deleted = true;
       this.token = undefined;
       return;
     }
-    if (this.#data.delete(key)) this.#changed();
+    if ((this.#values = valuesMap(this.#values)).delete(key)) {
+      this.#dirty = true;
+      this.token = undefined;
+    }
   }
 
   clear(): void {
-    this.#data.clear();
-    this.#changed();
+    this.#values = new Map();
+    this.#dirty = true;
+    this.token = undefined;
   }
 
   /**
@@ -179,7 +195,8 @@ export class SessionData {
     this.#sid = newSid();
     this.#exp = undefined;
     this.#deleted = false;
-    this.#changed();
+    this.#dirty = true;
+    this.token = undefined;
   }
 
   /** Clears the data and expires the cookie (logout). */
@@ -194,13 +211,9 @@ export class SessionData {
 
   /** The data as a plain object. */
   toObject(): Record<string, SessionValue> {
-    return Object.fromEntries(this.#data);
+    return Object.fromEntries(this.#values = valuesMap(this.#values));
   }
 
-  #changed(): void {
-    this.#dirty = true;
-    this.token = undefined;
-  }
 }
 
 /** 48 random bits: the sid names a login (CSRF binding, fixation defence), the MAC protects it; short keeps the cookie small. */
@@ -220,11 +233,17 @@ function restOf(sid: unknown, exp: unknown): number {
   return base64urlDigitsValue(chars, SID_CHARS, chars.length);
 }
 
-/** The session's values: the claims but the reserved ones. */
-function dataOf(claims: JwtPayload): Map<string, SessionValue> {
-  const data = new Map<string, SessionValue>();
-  for (const key of Object.keys(claims)) if (!RESERVED.includes(key)) data.set(key, claims[key] as SessionValue);
-  return data;
+/** `values` as a Map: itself, or a new one of the claims but the reserved ones. */
+function valuesMap(values: Map<string, SessionValue> | JwtPayload): Map<string, SessionValue> {
+  if (values instanceof Map) return values;
+  const map = new Map<string, SessionValue>();
+  for (const key of Object.keys(values)) if (!RESERVED.includes(key)) map.set(key, values[key] as SessionValue);
+  return map;
+}
+
+/** True when `key` names one of the session's values among `claims` (its own member, not a reserved claim). */
+function isClaimValue(claims: JwtPayload, key: string): boolean {
+  return !RESERVED.includes(key) && Object.prototype.hasOwnProperty.call(claims, key);
 }
 
 // Made on first use, not when the module loads: Moddable builds preload modules into flash, where a
@@ -368,7 +387,7 @@ export class Session {
     if (trusted && !bare && (exp as number) - (idle > 0 ? Math.min(idle, this.maxAge) : this.maxAge) < this.#revocations.notBefore) return this.#fresh('revoked');
     const user = claims[this.#userKey];
     if (typeof user === 'string' && ((gen as number | undefined) ?? 0) < this.#revocations.generation(this.#hashOf(user))) return this.#fresh('revoked');
-    const session = new SessionData(this, dataOf(claims), bare ? newSid() : sid as string, bare ? now + this.maxAge : (exp as number) + rest);
+    const session = new SessionData(this, claims, bare ? newSid() : sid as string, bare ? now + this.maxAge : (exp as number) + rest);
     if (!bare && this.#revocations.isRevoked(session.sid)) return this.#fresh('revoked');
     // Re-issued once past half its idle window (a token whose exp is the absolute end cannot slide).
     if (bare || (rest > 0 && idle > 0 && (exp as number) - now < idle / 2)) session.refresh = true;
