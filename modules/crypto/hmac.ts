@@ -39,7 +39,8 @@ export class HmacSha256Key {
   sign(data: Uint8Array): Uint8Array {
     const provider = this.#provider ?? runtime().crypto;
     if (provider.hmacSha256) return provider.hmacSha256(this.#key, data);
-    if (this.#preparedFor !== provider) this.#prepare(provider);
+    // The first hash is made here, not in #prepare: one frame less on the deepest path (PBKDF2's first MAC).
+    if (this.#preparedFor !== provider) this.#prepare(provider, provider.createSha256());
     const outer = this.#outer;
     if (outer !== undefined) {
       const inner = this.#inner as PureSha256;
@@ -61,12 +62,13 @@ export class HmacSha256Key {
     return second.digest();
   }
 
-  #prepare(provider: CryptoProvider): void {
+  /** Computes the key blocks with `hash`, a fresh hash object of `provider`, and keeps it when it can be reused. */
+  #prepare(provider: CryptoProvider, hash: Sha256): void {
     let key = this.#key;
     if (key.length > BLOCK_SIZE) {
-      const hash = provider.createSha256();
       hash.update(key);
       key = hash.digest();
+      hash = provider.createSha256();
     }
     const innerPad = new Uint8Array(BLOCK_SIZE).fill(0x36);
     const outerPad = new Uint8Array(BLOCK_SIZE).fill(0x5c);
@@ -74,7 +76,6 @@ export class HmacSha256Key {
       innerPad[i] ^= key[i];
       outerPad[i] ^= key[i];
     }
-    const hash = provider.createSha256();
     if (hash instanceof PureSha256) {
       hash.update(innerPad);
       hash.markStart();

@@ -388,7 +388,8 @@ export class Session {
     const user = claims[this.#userKey];
     if (typeof user === 'string' && ((gen as number | undefined) ?? 0) < this.#revocations.generation(this.#hashOf(user))) return this.#fresh('revoked');
     const session = new SessionData(this, claims, bare ? newSid() : sid as string, bare ? now + this.maxAge : (exp as number) + rest);
-    if (!bare && this.#revocations.isRevoked(session.sid)) return this.#fresh('revoked');
+    // Asked only when some id is listed: `session.sid` cuts the id from the claim (a new string).
+    if (!bare && this.#revocations.revokedCount > 0 && this.#revocations.isRevoked(session.sid)) return this.#fresh('revoked');
     // Re-issued once past half its idle window (a token whose exp is the absolute end cannot slide).
     if (bare || (rest > 0 && idle > 0 && (exp as number) - now < idle / 2)) session.refresh = true;
     return session;
