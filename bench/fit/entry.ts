@@ -377,7 +377,7 @@ async function parts(options: FitScenario): Promise<PartsResult> {
   const rawStatic = latin1Bytes(`${head.replace('/api/me', '/bench/static')}Connection: close\r\n\r\n`);
   const token = cookie.slice('session='.length);
   const ring = new KeyRing([{ kid: 'k1', key: runtime().randomBytes(32) }]);
-  const payload = { user: 'admin', sid: 'AAAAAAAAAAA', iat: 1_800_000_000, exp: 1_800_028_800 };
+  const payload = { user: 'admin', sid: 'AAAAAAAAAAAA', exp: 1_800_003_600 };
   const signed = signToken(payload, ring);
   const page = dashboardPage({ device: 'xsdot device', token: 'x'.repeat(43), user: 'admin', uptime: '1 hour', freeMemory: undefined, expires: 'in 8 hours' });
   const pageBytes = runtime().utf8Encode(page);
@@ -402,7 +402,9 @@ async function parts(options: FitScenario): Promise<PartsResult> {
   };
   await allocation('  of which: parse + app.handle() for GET /api/me (hooks, session, handler)', () => handle(raw));
   await allocation('  of which: parse + app.handle() for the static page', () => handle(rawStatic));
-  await allocation(`verify the session cookie (${token.length} chars, HS256)`, () => verifyToken(token, ring, { now: 1_800_000_100 }));
+  const now = { now: 1_800_000_100 };
+  await allocation(`verify a session token (${signed.length} chars, HS256, the ring's own key)`, () => verifyToken(signed, ring, now));
+  await allocation(`refuse the app's cookie under another kid (${token.length} chars: the header is parsed)`, () => verifyToken(token, ring, now));
   await allocation('sign a session token', () => signToken(payload, ring));
   await allocation('HMAC-SHA256 of 200 bytes (pure-TS SHA-256)', () => hmacSha256(key, data));
   await allocation(`render the dashboard page (${page.length} chars)`, () => dashboardPage({ device: 'xsdot device', token: 'x'.repeat(43), user: 'admin', uptime: '1 hour', freeMemory: undefined, expires: 'in 8 hours' }));
@@ -420,7 +422,6 @@ async function parts(options: FitScenario): Promise<PartsResult> {
     for (let i = 0; i < raw.length; i++) sum += raw[i];
     return sum;
   });
-  void signed;
   return { scenario: 'parts', live, parts: results };
 }
 
