@@ -10,3 +10,4 @@ export { Response, type Body, type StreamBody, type HandlerResult } from './resp
 export { type CookieOptions } from './cookies';
 export { Server, type ServerOptions, type ListenOptions } from './server';
 export type { SocketProvider } from './socket';
+export { CORS, type CorsOptions } from './cors';

@@ -337,6 +337,21 @@ export class Session {
     this.#revocations.revokeSession(data.sid, data.expires as number, this.#hashOf(user), this.#now());
   }
 
+  /** The session key naming the user (`userKey` option, default "user"). */
+  get userKey(): string {
+    return this.#userKey;
+  }
+
+  /** @internal The revocation record, for tokens bound to it besides session cookies (login.ts's remember-me). */
+  get revocations(): Revocations {
+    return this.#revocations;
+  }
+
+  /** Seconds on the session clock: wall time when the host trusts its clock, else time since boot. */
+  now(): number {
+    return this.#now();
+  }
+
   /** Seconds on the session clock: wall time when trusted, else time since boot. */
   #now(): number {
     const r = runtime();
