@@ -82,3 +82,58 @@ test('streaming: a chunked page from a generator, and from an async generator', 
   assert.ok(html.endsWith('</table>'));
   assert.equal(await (await fetch(`${url}/count`)).text(), '1\n2\n3\n');
 }));
+
+/** The `name=value` pairs a response sets, for a Cookie header. */
+const setCookies = (response: Response) => response.headers.getSetCookie().map((cookie) => cookie.split(';')[0]);
+
+test('login: microdot login.py: next, remember-me restores a login that is not fresh, logout', () => run('login', async (url) => {
+  const anonymous = await fetch(`${url}/fresh`, { redirect: 'manual' });
+  assert.equal(anonymous.status, 303);
+  assert.equal(anonymous.headers.get('location'), '/login?next=%2Ffresh');
+  assert.match(await (await fetch(`${url}/login?next=%2Ffresh`)).text(), /Please Login/);
+  const wrong = await fetch(`${url}/login`, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ username: 'susan', password: 'hello david' }) });
+  assert.equal(wrong.headers.get('location'), '/login');
+  const form = new URLSearchParams({ username: 'susan', password: 'hello susan', remember_me: 'on' });
+  const signedIn = await fetch(`${url}/login?next=%2Ffresh`, { method: 'POST', redirect: 'manual', body: form });
+  assert.equal(signedIn.status, 303);
+  assert.equal(signedIn.headers.get('location'), '/fresh');
+  const jar = setCookies(signedIn);
+  assert.match(await (await fetch(`${url}/fresh`, { headers: { Cookie: jar.join('; ') } })).text(), /Hello, susan!/);
+  const remember = jar.find((cookie) => cookie.startsWith('remember=')) as string;
+  assert.match(await (await fetch(`${url}/`, { headers: { Cookie: remember } })).text(), /Hello, susan!/, 'remember-me restores the login');
+  assert.equal((await fetch(`${url}/fresh`, { headers: { Cookie: remember }, redirect: 'manual' })).status, 303, 'but not a fresh one');
+  const logout = await fetch(`${url}/logout`, { method: 'POST', redirect: 'manual', headers: { Cookie: jar.join('; ') } });
+  assert.equal(logout.status, 303);
+  assert.equal((await fetch(`${url}/`, { headers: { Cookie: remember }, redirect: 'manual' })).status, 303, 'logout revoked remember-me');
+}));
+
+test('auth: BasicAuth and TokenAuth, 401 challenges, one throttle (429 + Retry-After)', () => run('auth', async (url) => {
+  const challenge = await fetch(`${url}/`);
+  assert.equal(challenge.status, 401);
+  assert.equal(challenge.headers.get('www-authenticate'), 'Basic realm="xsdot example", charset="UTF-8"');
+  const basic = (user: string, password: string) => ({ Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+  assert.equal(await (await fetch(`${url}/`, { headers: basic('susan', 'hello susan') })).text(), 'Hello, susan!');
+  assert.deepEqual(await (await fetch(`${url}/api/whoami`, { headers: { Authorization: 'Bearer david-token' } })).json(), { user: 'david' });
+  assert.equal((await fetch(`${url}/api/whoami`, { headers: { Authorization: 'Bearer susan-token!' } })).status, 401);
+  for (const password of ['hello david', 'bye susan', '']) assert.equal((await fetch(`${url}/`, { headers: basic('susan', password) })).status, 401);
+  const throttled = await fetch(`${url}/api/whoami`, { headers: { Authorization: 'Bearer susan-token' } });
+  assert.equal(throttled.status, 429, 'four failures through either scheme: wait');
+  assert.equal(throttled.headers.get('retry-after'), '1');
+}));
+
+test('cors: an allowed origin reads with credentials; a preflight gets exactly the lists; another origin gets nothing', () => run('cors', async (url) => {
+  const read = await fetch(`${url}/`, { headers: { Origin: 'https://example.org' } });
+  assert.equal(await read.text(), 'Hello World!');
+  assert.equal(read.headers.get('access-control-allow-origin'), 'https://example.org');
+  assert.equal(read.headers.get('access-control-allow-credentials'), 'true');
+  assert.equal(read.headers.get('vary'), 'Origin');
+  const preflight = await fetch(`${url}/`, { method: 'OPTIONS', headers: { Origin: 'https://example.org', 'Access-Control-Request-Method': 'PUT' } });
+  assert.equal(preflight.status, 204);
+  assert.equal(preflight.headers.get('access-control-allow-methods'), 'GET, PUT');
+  assert.equal(preflight.headers.get('access-control-allow-headers'), 'Content-Type');
+  assert.equal(preflight.headers.get('access-control-max-age'), '600');
+  assert.equal(await (await fetch(`${url}/`, { method: 'PUT', body: 'Hi there' })).text(), 'Hi there');
+  const foreign = await fetch(`${url}/`, { headers: { Origin: 'https://example.org.evil.example' } });
+  assert.equal(foreign.headers.get('access-control-allow-origin'), null);
+  assert.equal(foreign.headers.get('vary'), 'Origin');
+}));
