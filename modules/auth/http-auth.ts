@@ -187,5 +187,5 @@ function sha256(text: string): Uint8Array {
 function base64Decode(text: string): Uint8Array | undefined {
   if (text.length === 0 || text.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(text)) return undefined;
   // The same alphabet but two characters: base64url's strict decoder, on the translated text.
-  return base64urlDecode(text.replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_'));
+  return base64urlDecode(text.replace(/=+$/, '').replace(/\+/g, '-').replace(/[/]/g, '_'));
 }

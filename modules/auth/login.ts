@@ -84,7 +84,7 @@ let usersByRequest: WeakMap<Request, { user: unknown }> | undefined;
  * control character or space that browsers strip (`/\t/evil.example`).
  */
 export function safeNext(url: string, maxLength = DEFAULT_MAX_NEXT): boolean {
-  return typeof url === 'string' && url.length <= maxLength && /^\/[\x21-\x7e]*$/.test(url) && url.indexOf('//') < 0 && url.indexOf('\\') < 0;
+  return typeof url === 'string' && url.length <= maxLength && /^[/][\x21-\x7e]*$/.test(url) && url.indexOf('//') < 0 && url.indexOf('\\') < 0;
 }
 
 export class Login<User = unknown> {

@@ -44,7 +44,8 @@ export interface CorsOptions {
   maxAge?: number;
 }
 
-const ORIGIN = /^[a-z][a-z0-9+.-]*:\/\/(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?$/;
+// Made on first use: a preloaded module cannot hold a RegExp (XS).
+let originPattern: RegExp | undefined;
 
 export class CORS {
   readonly allowedOrigins: readonly string[];
@@ -70,7 +71,7 @@ export class CORS {
     }
     if (!this.#any) {
       for (const origin of origins) {
-        if (!ORIGIN.test(origin)) throw new TypeError(`xsdot: CORS allowedOrigins entry ${JSON.stringify(origin)} is not a serialized origin such as "https://app.example:8443" ("*" only alone)`);
+        if (!(originPattern ??= /^[a-z][a-z0-9+.-]*:[/][/](?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?$/).test(origin)) throw new TypeError(`xsdot: CORS allowedOrigins entry ${JSON.stringify(origin)} is not a serialized origin such as "https://app.example:8443" ("*" only alone)`);
       }
     }
     this.allowedOrigins = Object.freeze(origins.slice());
