@@ -20,9 +20,6 @@
  *   bytes allocated per request, alone and n at once (run it with a heap that never fills);
  * `iterations` sets the PBKDF2 iterations of the password (default: the app's).
  */
-import { fitCryptoProvider } from '../../hosts/xs/fit/digest';
-import { createXsRuntime } from '../../hosts/xs/runtime';
-import { pendingTimers, runNextTimer } from '../../hosts/xs/timers';
 import { dashboardPage } from '../../app/pages';
 import { latin1, latin1Bytes } from '../../modules/http/bytes';
 import { resolveLimits } from '../../modules/http/limits';
@@ -30,15 +27,15 @@ import { RequestParser } from '../../modules/http/parser';
 import { Server } from '../../modules/http/server';
 import { Request } from '../../modules/http/request';
 import { hmacSha256 } from '../../modules/crypto/index';
-import { installRuntime, runtime } from '../../modules/runtime';
+import { runtime } from '../../modules/runtime';
 import { KeyRing, signToken, verifyToken } from '../../modules/session/index';
 import { DirectPeer, exchange, open, WINDOW } from '../direct-socket';
+import { runScenario } from './scenario';
 import type { TestResponse } from '../../modules/http/testclient';
 import { tamperSignature } from '../../tests/support/tamper';
 import { BROWSER_HEADERS, bootDevice, PASSWORD, prepare, send, sessionCookie, startDevice, type Browser, type Device, type RequestKind } from '../workload';
 
 /** Globals of the fit host (hosts/xs/fit/fit.c). */
-declare function __fitRandom(length: number): ArrayBuffer;
 declare function __fitMemory(): number[];
 declare function __fitResetPeak(): void;
 declare function __fitStackLimit(slots: number): void;
@@ -425,41 +422,13 @@ async function parts(options: FitScenario): Promise<PartsResult> {
   return { scenario: 'parts', live, parts: results };
 }
 
-let state: 'idle' | 'running' | 'done' | 'failed' = 'idle';
-let outcome = '';
-
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  return typeof error.stack === 'string' && error.stack.length > 0 ? error.stack : `${error.name}: ${error.message}`;
-}
+export { step } from './scenario';
 
 export function start(json: string): void {
   const options = JSON.parse(json) as FitScenario;
-  installRuntime({
-    ...createXsRuntime({ log: (level, message) => print(`[${level}] ${message}`) }),
-    randomBytes: (length) => new Uint8Array(__fitRandom(length)),
-    crypto: fitCryptoProvider,
-  });
-  state = 'running';
-  const run: Promise<unknown> = options.scenario === 'headline' ? headline(options)
+  runScenario((): Promise<unknown> => (options.scenario === 'headline' ? headline(options)
     : options.scenario === 'parts' ? parts(options)
       : options.scenario === 'budgets' ? budgets(options)
       : options.scenario === 'paths' ? paths(options)
-      : oneKind(options.scenario, options);
-  run.then(
-    (result) => { state = 'done'; outcome = JSON.stringify(result); },
-    (error: unknown) => { state = 'failed'; outcome = describe(error); },
-  );
-}
-
-/** "continue" while the scenario runs, "done <json>" at the end, or a sentence saying why not. */
-export function step(): string {
-  if (state === 'done') return `done ${outcome}`;
-  if (state === 'failed') return `failed: ${outcome}`;
-  if (state === 'idle') return 'failed: start() was not called';
-  if (pendingTimers() > 0) {
-    runNextTimer();
-    return 'continue';
-  }
-  return 'stuck: no promise job or timer is left and the scenario has not finished';
+      : oneKind(options.scenario, options)));
 }

@@ -10,14 +10,10 @@
  *   concurrent `GET /me`, each with half its head sent first (mp_heap.py's search workload); fails
  *   unless every answer is 200 with the user. Run it under a budget: completing is the result.
  */
-import { fitCryptoProvider } from '../../hosts/xs/fit/digest';
-import { createXsRuntime } from '../../hosts/xs/runtime';
-import { pendingTimers, runNextTimer } from '../../hosts/xs/timers';
-import { installRuntime } from '../../modules/runtime';
 import { answered, DirectPeer, open } from '../direct-socket';
 import { BODIES, concurrentMe, PEER_ROUTES, setUpPeer, type PeerRoute } from '../peer-exchange';
+import { runScenario } from './scenario';
 
-declare function __fitRandom(length: number): ArrayBuffer;
 declare function __fitMemory(): number[];
 declare function __fitResetPeak(): void;
 declare function __fitGC(): void;
@@ -79,31 +75,9 @@ async function concurrent(options: PeerScenario): Promise<PeerFitResult> {
   return { scenario: 'concurrent', answered: counts, cookieBytes: bench.cookie.length };
 }
 
-let state: 'idle' | 'running' | 'done' | 'failed' = 'idle';
-let outcome = '';
+export { step } from './scenario';
 
 export function start(json: string): void {
   const options = JSON.parse(json) as PeerScenario;
-  installRuntime({
-    ...createXsRuntime({ log: (level, message) => print(`[${level}] ${message}`) }),
-    randomBytes: (length) => new Uint8Array(__fitRandom(length)),
-    crypto: fitCryptoProvider,
-  });
-  state = 'running';
-  (options.scenario === 'alloc' ? allocations() : concurrent(options)).then(
-    (result) => { state = 'done'; outcome = JSON.stringify(result); },
-    (error: unknown) => { state = 'failed'; outcome = error instanceof Error ? `${error.message}\n${error.stack ?? ''}` : String(error); },
-  );
-}
-
-/** "continue" while the scenario runs, "done <json>" at the end, or a sentence saying why not. */
-export function step(): string {
-  if (state === 'done') return `done ${outcome}`;
-  if (state === 'failed') return `failed: ${outcome}`;
-  if (state === 'idle') return 'failed: start() was not called';
-  if (pendingTimers() > 0) {
-    runNextTimer();
-    return 'continue';
-  }
-  return 'stuck: no promise job or timer is left and the scenario has not finished';
+  runScenario(() => (options.scenario === 'alloc' ? allocations() : concurrent(options)));
 }

@@ -16,6 +16,7 @@ import { buildFitHost, FitToolchainMissing } from '../../hosts/xs/fit/build';
 import { bundleFitEntry, describeRun, runFit } from '../../hosts/xs/fit/run';
 import type { KindAllocation } from '../../bench/fit/entry';
 import type { PeerFitResult } from '../../bench/fit/peer-entry';
+import type { ExtensionAllocation } from '../../bench/fit/extensions-entry';
 
 /** A heap that never fills: allocation is counted, not collected. */
 const HUGE = { chunk: 64 * 1024 * 1024, heap: 1_000_000 };
@@ -44,6 +45,21 @@ const LOGIN_BUDGETS: Record<string, Budget> = {
   'write×4': { slots: 1_062, chunks: 28_810 },
   'static×1': { slots: 811, chunks: 9_550 },
   'static×4': { slots: 731, chunks: 9_260 },
+};
+
+/**
+ * Per request of microdot's extensions (bench/fit/extensions-entry.ts: an app of the peer app's size). An app
+ * that does not use them allocates nothing for them (the budgets above). `remember` is a GET restored from
+ * the remember-me cookie (verify, load, a new session cookie minted); `preflight` goes through the 405 path.
+ */
+const EXTENSION_BUDGETS: Record<string, Budget> = {
+  login: { slots: 584, chunks: 5_520 },
+  'login-redirect': { slots: 482, chunks: 2_845 },
+  remember: { slots: 809, chunks: 10_150 },
+  basic: { slots: 618, chunks: 3_535 },
+  token: { slots: 552, chunks: 2_930 },
+  cors: { slots: 406, chunks: 2_850 },
+  preflight: { slots: 700, chunks: 5_485 },
 };
 
 /** 4 concurrent GET /me of the peer app (10 rounds after boot and a login) complete in this fixed heap. */
@@ -94,6 +110,20 @@ test('allocation budgets: the login app\'s request kinds, alone and 4 at once', 
   assert.deepEqual(rows.map((row) => `${row.kind}×${row.concurrency}`), Object.keys(LOGIN_BUDGETS));
   for (const row of rows) t.diagnostic(`${row.kind} ×${row.concurrency}: ${row.slots} slots + ${row.chunks} chunk bytes per request`);
   const over = rows.flatMap((row) => within(`${row.kind} ×${row.concurrency}`, row, LOGIN_BUDGETS[`${row.kind}×${row.concurrency}`]));
+  assert.deepEqual(over, [], 'the request path allocates more than its budget');
+});
+
+test('allocation budgets: the request kinds of Login, BasicAuth, TokenAuth and CORS', async (t) => {
+  const binary = await fitHost((message) => t.skip(message));
+  if (binary === undefined) return;
+  const bundle = await bundleFitEntry('bench/fit/extensions-entry.ts');
+  const run = await runFit(binary, bundle, { preload: true, ...HUGE, arg: '{}' });
+  assert.equal(run.exitCode, 0, describeRun(run));
+  const rows = (run.result as { allocations: ExtensionAllocation[] }).allocations;
+  assert.deepEqual(rows.map((row) => row.kind), Object.keys(EXTENSION_BUDGETS));
+  for (const row of rows) t.diagnostic(`${row.kind} (${row.status}): ${row.slots} slots + ${row.chunks} chunk bytes per request`);
+  assert.deepEqual(rows.map((row) => row.status), [200, 303, 200, 200, 200, 200, 204]);
+  const over = rows.flatMap((row) => within(row.kind, row, EXTENSION_BUDGETS[row.kind]));
   assert.deepEqual(over, [], 'the request path allocates more than its budget');
 });
 
