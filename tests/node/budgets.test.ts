@@ -53,13 +53,13 @@ const LOGIN_BUDGETS: Record<string, Budget> = {
  * the remember-me cookie (verify, load, a new session cookie minted); `preflight` goes through the 405 path.
  */
 const EXTENSION_BUDGETS: Record<string, Budget> = {
-  login: { slots: 584, chunks: 5_520 },
-  'login-redirect': { slots: 482, chunks: 2_845 },
-  remember: { slots: 809, chunks: 10_150 },
-  basic: { slots: 618, chunks: 3_535 },
-  token: { slots: 552, chunks: 2_930 },
-  cors: { slots: 406, chunks: 2_850 },
-  preflight: { slots: 700, chunks: 5_485 },
+  login: { slots: 512, chunks: 4_015 },
+  'login-redirect': { slots: 465, chunks: 2_565 },
+  remember: { slots: 701, chunks: 7_610 },
+  basic: { slots: 580, chunks: 3_215 },
+  token: { slots: 518, chunks: 2_590 },
+  cors: { slots: 390, chunks: 2_475 },
+  preflight: { slots: 672, chunks: 4_700 },
 };
 
 /** 4 concurrent GET /me of the peer app (10 rounds after boot and a login) complete in this fixed heap. */
