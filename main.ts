@@ -2,10 +2,12 @@
  * The device login app — what users flash: a LAN device's admin pages behind xsdot sessions.
  *
  * - First boot: no password exists and there is no default one. Every page redirects to /setup, which
- *   asks for the one-time setup code printed on the device console (`setup code: XXXX-XXXX`) and the new
- *   password of the user `admin`, twice.
- * - /login (POST starts a new session), / (status dashboard), /settings/password (change it: every
- *   other session of the user ends), POST /logout, and /api/me (JSON for scripts; 401 when signed out).
+ *   asks for the one-time setup code printed on the device console (`setup code: XXXX-XXXX`), the
+ *   device's name and the new password of the first admin, `admin`, twice.
+ * - /login (POST starts a new session), / (status dashboard), /account (role, session count, sign out
+ *   everywhere), /settings/password (change it: every other session of the user ends), POST /logout,
+ *   /api/me (JSON for scripts; 401 when signed out), and for admins /settings (device name; users with
+ *   roles admin / viewer: app/settings.ts, app/users.ts).
  * - Passwords: PBKDF2-HMAC-SHA256 in the host key store. CSRF: same-origin check plus a session-bound
  *   token in every form. Guesses (password, setup code, current password) are throttled per client
  *   address and all together, except for browsers proving an earlier login with a device cookie (each
@@ -14,7 +16,7 @@
  *
  * Runtime-agnostic: the host installs its runtime first (the Session reads its keys from the store).
  */
-import { App, HttpError, Response, statusText, type HandlerResult, type Request } from './modules/http/index';
+import { App, HttpError, Response, statusText, type Handler, type HandlerResult, type Request } from './modules/http/index';
 import { Session, withSession, type SessionData, type SessionOptions } from './modules/session/index';
 import {
   clientKey, contentSecurityPolicy, CsrfTokens, csrfGuard, DEVICE_COOKIE, DeviceCookies, newSetupCode, PasswordError, passwordProblem, PasswordStore,
@@ -22,9 +24,12 @@ import {
 } from './modules/auth/index';
 import { runtime } from './modules/runtime';
 import * as pages from './app/pages';
+import { failure, fields, logEvent, notice, redirect } from './app/forms';
+import { DEVICE_NAME_STORE_KEY, deviceNameProblem, settingsRoutes } from './app/settings';
+import { Users } from './app/users';
 
 export interface LoginAppOptions {
-  /** Shown on every page (default "xsdot device"). */
+  /** The device's name until one is saved at setup or in the settings (default "xsdot device"). */
   deviceName?: string;
   /**
    * Session options. Defaults: signing keys created once and kept in the host store, an 8-hour login
@@ -39,38 +44,12 @@ export interface LoginAppOptions {
    * sessions changing their password, are throttled apart, each on its own (no shared budget).
    */
   throttle?: ThrottleOptions;
+  /** Most users, admins and viewers together (default 8, at most 16: app/users.ts). */
+  maxUsers?: number;
 }
 
-/** The one user. */
+/** The first user, made at setup (an admin). */
 export const ADMIN = 'admin';
-
-/** A Map, not an object: a lookup by a client's string would make XS keep that string as a key forever. */
-const NOTICES: ReadonlyMap<string, string> = new Map([
-  ['setup', 'Password saved. Sign in with it.'],
-  ['out', 'Signed out.'],
-  ['pw', 'Password changed. Every other session was signed out.'],
-]);
-
-/** The form fields `names` of a urlencoded body ('' when missing); 400 when one is repeated. */
-function fields<N extends string>(request: Request, names: readonly N[]): Record<N, string> {
-  const out = {} as Record<N, string>;
-  for (const name of names) {
-    const values = request.form?.getAll(name) ?? [];
-    if (values.length > 1) throw new HttpError(400, `The form field "${name}" was sent more than once.`);
-    out[name] = values[0] ?? '';
-  }
-  return out;
-}
-
-/** The notice named by `?m=` (fixed texts only: nothing from the URL is shown). */
-function notice(request: Request): pages.Message | undefined {
-  const text = NOTICES.get(request.query.get('m') ?? '');
-  return text === undefined ? undefined : { text };
-}
-
-function failure(text: string): pages.Message {
-  return { text, error: true };
-}
 
 function newPasswordProblem(password: string, confirm: string): string | undefined {
   return passwordProblem(password) ?? (password === confirm ? undefined : 'The two new passwords do not match.');
@@ -95,15 +74,24 @@ function sessionClock(): number {
   return Math.floor((host.wallClockTrusted() ? host.now() : host.monotonic()) / 1000);
 }
 
-function redirect(location: string): Response {
-  return Response.redirect(location, 303);
+/** Runs a change of the session count; the count is informative, so a refused write is logged, not fatal. */
+function counting(change: () => void): void {
+  try {
+    change();
+  } catch (error) {
+    logEvent('error', `xsdot: cannot save the session count: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 export function createApp(options: LoginAppOptions = {}): App {
   const app = new App();
-  const device = options.deviceName ?? 'xsdot device';
+  const stored = runtime().store.get(DEVICE_NAME_STORE_KEY);
+  let device = stored !== undefined && deviceNameProblem(stored) === undefined ? stored : options.deviceName ?? 'xsdot device';
   const sessions = new Session(app, { maxAge: 8 * 3600, idleTimeout: 30 * 60, ...options.session });
   const passwords = new PasswordStore({ iterations: options.iterations });
+  // A device set up before the user table existed has the admin's password only: admin stays its admin.
+  const users = new Users({ maxUsers: options.maxUsers, legacyAdmin: passwords.has(ADMIN) ? ADMIN : undefined });
+  if (users.corrupt) logEvent('error', 'xsdot: the user table record is unreadable: every user is refused until setup runs again');
   // Anyone: per address plus one budget shared by all (many addresses buy no more guesses).
   const throttle = new Throttle(options.throttle);
   // Browsers that signed in before (device cookie) and signed-in sessions: each on its own.
@@ -111,17 +99,18 @@ export function createApp(options: LoginAppOptions = {}): App {
   const devices = DeviceCookies.derive(sessions.keyRing.signingKey, options.session?.secure ?? false);
   const tokens = CsrfTokens.derive(sessions.keyRing.signingKey);
 
-  /** Set until the admin password exists; printed on the device console only. */
-  let setupCode = passwords.has(ADMIN) ? undefined : newSetupCode();
+  /** Set until an admin exists; printed on the device console only. */
+  let setupCode = users.hasAdmin ? undefined : newSetupCode();
   if (setupCode !== undefined) runtime().log('info', `xsdot: no admin password yet; open /setup and enter the setup code: ${setupCode}`);
 
+  /** The signed-in user of `session`: named in it and still in the user table (else signed out). */
   const userOf = (session: SessionData): string | undefined => {
     const user = session.get('user');
-    return typeof user === 'string' ? user : undefined;
+    return typeof user === 'string' && users.get(user) !== undefined ? user : undefined;
   };
 
   /** A page for a signed-in user; anyone else is sent to /login. */
-  const signedIn = (handler: (request: Request, session: SessionData, user: string) => HandlerResult) =>
+  const signedIn = (handler: (request: Request, session: SessionData, user: string) => HandlerResult): Handler =>
     withSession((request, session) => {
       const user = userOf(session);
       return user === undefined ? redirect('/login') : handler(request, session, user);
@@ -135,12 +124,21 @@ export function createApp(options: LoginAppOptions = {}): App {
 
   /**
    * Guess throttling for `request`: by its `trustedKey` (a device cookie's or a session's) in the trusted
-   * throttle, else by its client address: `wait` seconds before it may guess again.
+   * throttle, else by its client address: `wait` seconds before it may guess again. A failure that makes
+   * the client wait is logged (once per wait, not for each refused guess: a flood cannot flood the log).
    */
   const guesses = (request: Request, trustedKey?: string) => {
     const table = trustedKey === undefined ? throttle : trusted;
     const client = trustedKey ?? clientKey(request.clientAddress);
-    return { wait: table.retryAfter(client), failed: () => table.failure(client), succeeded: () => table.success(client) };
+    return {
+      wait: table.retryAfter(client),
+      failed: () => {
+        table.failure(client);
+        const wait = table.retryAfter(client);
+        if (wait > 0) logEvent('warn', `xsdot: guesses from ${request.clientAddress} throttled: next one in ${wait} s`);
+      },
+      succeeded: () => table.success(client),
+    };
   };
   const tooMany = (seconds: number) => failure(`Too many failed attempts. Try again in ${pages.formatDuration(seconds)}.`);
 
@@ -160,29 +158,40 @@ export function createApp(options: LoginAppOptions = {}): App {
     for (const [name, value] of Object.entries((error instanceof HttpError && error.headers) || {})) response.headers.set(name, value);
     return response;
   };
-  for (const status of [400, 401, 403, 404, 405, 413, 421, 429, 500]) app.errorHandler(status, errorPage);
+  for (const status of [400, 401, 403, 404, 405, 409, 413, 421, 429, 500]) app.errorHandler(status, errorPage);
+
+  // One route per path, GET and POST together: the router allocates a little for each route it tries.
 
   // First boot.
-  const setupForm = (session: SessionData, message?: pages.Message, status?: number, retryAfter?: number) =>
-    formPage(session, (token) => pages.setupPage({ device, token, message }), status, retryAfter);
+  const setupForm = (session: SessionData, name: string, message?: pages.Message, status?: number, retryAfter?: number) =>
+    formPage(session, (token) => pages.setupPage({ device, token, name, message }), status, retryAfter);
 
-  app.get('/setup', withSession((_request, session) => (setupCode === undefined ? redirect('/login') : setupForm(session))));
-
-  app.post('/setup', withSession((request, session) => {
+  app.route('/setup', ['GET', 'POST'], withSession((request, session) => {
     if (setupCode === undefined) return redirect('/login');
+    if (request.method !== 'POST') return setupForm(session, device);
+    const form = fields(request, ['code', 'name', 'password', 'confirm']);
+    // An empty name keeps the current one (scripts may leave it out).
+    const name = form.name.trim() === '' ? device : form.name.trim();
     const guess = guesses(request);
-    if (guess.wait > 0) return setupForm(session, tooMany(guess.wait), 429, guess.wait);
-    const form = fields(request, ['code', 'password', 'confirm']);
+    if (guess.wait > 0) return setupForm(session, name, tooMany(guess.wait), 429, guess.wait);
     if (!setupCodeMatches(setupCode, form.code)) {
       guess.failed();
-      return setupForm(session, failure('Wrong setup code. It is printed on the device console.'), 401);
+      logEvent('warn', `xsdot: wrong setup code from ${request.clientAddress}`);
+      return setupForm(session, name, failure('Wrong setup code. It is printed on the device console.'), 401);
     }
-    const problem = newPasswordProblem(form.password, form.confirm);
-    if (problem !== undefined) return setupForm(session, failure(problem), 400);
+    const problem = (name === device ? undefined : deviceNameProblem(name)) ?? newPasswordProblem(form.password, form.confirm);
+    if (problem !== undefined) return setupForm(session, name, failure(problem), 400);
+    // After a corrupt table, the admin's earlier sessions end first; then the password, then the table.
+    if (users.corrupt) sessions.revokeAll(ADMIN);
     passwords.set(ADMIN, form.password);
+    users.reset(ADMIN);
+    if (name !== device) {
+      runtime().store.set(DEVICE_NAME_STORE_KEY, name);
+      device = name;
+    }
     setupCode = undefined;
     guess.succeeded();
-    runtime().log('info', 'xsdot: admin password set; setup is closed');
+    logEvent('info', 'xsdot: admin password set; setup is closed');
     return redirect('/login?m=setup');
   }));
 
@@ -190,31 +199,48 @@ export function createApp(options: LoginAppOptions = {}): App {
   const loginForm = (session: SessionData, username: string, message?: pages.Message, status?: number, retryAfter?: number) =>
     formPage(session, (token) => pages.loginPage({ device, token, username, message }), status, retryAfter);
 
-  app.get('/login', withSession((request, session) => (userOf(session) === undefined ? loginForm(session, ADMIN, notice(request)) : redirect('/'))));
-
-  app.post('/login', withSession((request, session) => {
+  app.route('/login', ['GET', 'POST'], withSession((request, session) => {
+    if (request.method !== 'POST') return userOf(session) === undefined ? loginForm(session, ADMIN, notice(request)) : redirect('/');
     const form = fields(request, ['username', 'password']);
     const username = form.username.trim().toLowerCase();
     const device = devices.verify(request.cookieValues(DEVICE_COOKIE), username);
     const guess = guesses(request, device);
     if (guess.wait > 0) return loginForm(session, form.username, tooMany(guess.wait), 429, guess.wait);
     // The password is always checked, so the time taken does not tell whether the user name was right.
-    const passwordRight = passwords.verify(ADMIN, form.password);
-    if (!passwordRight || username !== ADMIN) {
+    const passwordRight = passwords.verify(username, form.password);
+    const known = users.get(username) !== undefined;
+    if (!passwordRight || !known) {
       guess.failed();
+      // Only a user name that exists is logged: an unknown one may be a password typed into the wrong field.
+      logEvent('warn', `xsdot: failed login for ${known ? `user "${username}"` : 'an unknown user name'} from ${request.clientAddress}`);
       return loginForm(session, form.username, failure('Wrong user name or password.'), 401);
     }
     guess.succeeded();
     session.regenerate();
-    session.set('user', ADMIN);
+    session.set('user', username);
+    session.save();
+    counting(() => users.sessionStarted(username, session.expires as number, sessionClock()));
     const response = redirect('/');
     // Proof for later logins from this browser: they get their own throttle entry.
-    if (device === undefined) response.setCookie(DEVICE_COOKIE, devices.issue(ADMIN), devices.cookieOptions);
+    if (device === undefined) response.setCookie(DEVICE_COOKIE, devices.issue(username), devices.cookieOptions);
     return response;
   }));
 
-  app.post('/logout', withSession((_request, session) => {
+  app.post('/logout', withSession((request, session) => {
+    const user = userOf(session);
+    if (user !== undefined && fields(request, ['everywhere']).everywhere === '1') {
+      // Every token of the user stops verifying; this one then ends without a revocation of its own.
+      sessions.revokeAll(user);
+      session.delete('user');
+      session.invalidate();
+      counting(() => users.sessionsEnded(user));
+      logEvent('info', `xsdot: ${user} signed out everywhere`);
+      return redirect('/login?m=all');
+    }
+    const exp = session.expires;
+    const counted = user !== undefined && !session.isNew;
     session.invalidate();
+    if (counted) counting(() => users.sessionEnded(user, exp as number, sessionClock()));
     return redirect('/login?m=out');
   }));
 
@@ -234,15 +260,15 @@ export function createApp(options: LoginAppOptions = {}): App {
   const passwordForm = (session: SessionData, message?: pages.Message, status?: number, retryAfter?: number) =>
     formPage(session, (token) => pages.passwordPage({ device, token, message }), status, retryAfter);
 
-  app.get('/settings/password', signedIn((_request, session) => passwordForm(session)));
-
-  app.post('/settings/password', signedIn((request, session, user) => {
+  app.route('/settings/password', ['GET', 'POST'], signedIn((request, session, user) => {
+    if (request.method !== 'POST') return passwordForm(session);
     // A signed-in session guessing its current password: throttled on its own, apart from any flood.
     const guess = guesses(request, `s:${session.sid}`);
     if (guess.wait > 0) return passwordForm(session, tooMany(guess.wait), 429, guess.wait);
     const form = fields(request, ['old_password', 'password', 'confirm']);
     if (!passwords.verify(user, form.old_password)) {
       guess.failed();
+      logEvent('warn', `xsdot: wrong current password for user "${user}" from ${request.clientAddress}`);
       return passwordForm(session, failure('The current password is wrong.'), 401);
     }
     const problem = newPasswordProblem(form.password, form.confirm);
@@ -251,7 +277,8 @@ export function createApp(options: LoginAppOptions = {}): App {
     changePassword(sessions, passwords, user, form.password);
     session.regenerate();
     session.save();
-    runtime().log('info', `xsdot: password of ${user} changed; other sessions revoked`);
+    counting(() => users.sessionsEnded(user, session.expires));
+    logEvent('info', `xsdot: password of ${user} changed; other sessions revoked`);
     return redirect('/?m=pw');
   }));
 
@@ -260,6 +287,18 @@ export function createApp(options: LoginAppOptions = {}): App {
     if (user === undefined) return Response.json({ error: 'not signed in' }, 401);
     return { user, device, uptime: Math.floor(runtime().monotonic() / 1000), expiresIn: (session.expires ?? 0) - sessionClock() };
   }));
+
+  settingsRoutes({
+    app, sessions, passwords, users, signedIn, formPage,
+    now: sessionClock,
+    device: () => device,
+    setDevice: (name) => {
+      runtime().store.set(DEVICE_NAME_STORE_KEY, name);
+      device = name;
+    },
+    newPasswordProblem,
+    changePassword: (user, password) => changePassword(sessions, passwords, user, password),
+  });
 
   return app;
 }

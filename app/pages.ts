@@ -1,9 +1,15 @@
 /**
- * The login app's pages: small server-rendered HTML (each well under 4 KB) with one inline stylesheet,
+ * The login app's pages: small server-rendered HTML (each under 3 KB) with one inline stylesheet,
  * no scripts and no external assets, usable on a phone. Every interpolated value goes through `escape`.
+ * This file holds the layout, the form parts and the pages of signing in; app/settings-pages.ts the
+ * account and settings pages (a new group of pages gets a file of its own the same way).
  */
 import { CSRF_FIELD, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../modules/auth/index';
+import { SETUP_CODE_FORMAT } from '../modules/auth/setup-code';
 import { escapeHtml as escape } from '../modules/http/html';
+
+/** Longest device name, in characters. */
+export const MAX_DEVICE_NAME_LENGTH = 32;
 
 /** The one stylesheet; the Content-Security-Policy allows exactly this text (by hash). */
 export const STYLE =
@@ -23,33 +29,35 @@ export interface Message {
   error?: boolean;
 }
 
-function message(m: Message | undefined): string {
+export function message(m: Message | undefined): string {
   if (m === undefined) return '';
   return m.error ? `<p class="err" role="alert">${escape(m.text)}</p>` : `<p class="ok" role="status">${escape(m.text)}</p>`;
 }
 
-function layout(device: string, title: string, body: string): string {
+export function layout(device: string, title: string, body: string): string {
   return '<!doctype html><html lang="en"><head><meta charset="utf-8">' +
     '<meta name="viewport" content="width=device-width,initial-scale=1">' +
     `<title>${escape(title)} · ${escape(device)}</title><style>${STYLE}</style></head>` +
     `<body><main><p class="dev">${escape(device)}</p><h1>${escape(title)}</h1>${body}</main></body></html>`;
 }
 
-function form(action: string, token: string, fields: string, button: string): string {
+/** A POST form carrying the session's CSRF token; `fields` is HTML made with the helpers below. */
+export function form(action: string, token: string, fields: string, button: string): string {
   return `<form class="box" method="post" action="${action}">` +
     `<input type="hidden" name="${CSRF_FIELD}" value="${escape(token)}">${fields}<button type="submit">${button}</button></form>`;
 }
 
-function input(name: string, label: string, attributes: string, value?: string): string {
+/** A labelled, required input; `value` (escaped) is what the user typed before a validation error. */
+export function input(name: string, label: string, attributes: string, value?: string): string {
   const shown = value === undefined ? '' : ` value="${escape(value)}"`;
   return `<label for="${name}">${label}</label><input id="${name}" name="${name}"${shown} ${attributes} required>`;
 }
 
-function newPassword(name: string, label: string): string {
+export function newPassword(name: string, label: string): string {
   return input(name, label, `type="password" autocomplete="new-password" minlength="${MIN_PASSWORD_LENGTH}" maxlength="${MAX_PASSWORD_LENGTH}"`);
 }
 
-const RULE = `<p>${MIN_PASSWORD_LENGTH}–${MAX_PASSWORD_LENGTH} characters; a few words are easy to remember and hard to guess.</p>`;
+export const RULE = `<p>${MIN_PASSWORD_LENGTH}–${MAX_PASSWORD_LENGTH} characters; a few words are easy to remember and hard to guess.</p>`;
 
 export interface FormPage {
   device: string;
@@ -58,12 +66,19 @@ export interface FormPage {
   message?: Message;
 }
 
-export function setupPage(page: FormPage): string {
+/** The device name field (kept as typed after a validation error). */
+export function deviceNameInput(value: string): string {
+  return input('name', 'Device name', `autocomplete="off" maxlength="${MAX_DEVICE_NAME_LENGTH}"`, value);
+}
+
+export function setupPage(page: FormPage & { name: string }): string {
   return layout(page.device, 'Set up the device',
     '<p>Choose the password of the <b>admin</b> user. The setup code is printed on the device console.</p>' +
     message(page.message) +
     form('/setup', page.token,
-      input('code', 'Setup code', 'autocomplete="off" autocapitalize="characters" spellcheck="false"') +
+      input('code', 'Setup code', `placeholder="${SETUP_CODE_FORMAT}" autocomplete="off" autocapitalize="characters" spellcheck="false"`) +
+      `<p>Format ${SETUP_CODE_FORMAT}: 8 letters and digits (case and dashes do not matter).</p>` +
+      deviceNameInput(page.name) +
       newPassword('password', 'New password') + newPassword('confirm', 'New password again') + RULE,
       'Save password'));
 }
@@ -90,7 +105,7 @@ export function dashboardPage(page: Dashboard): string {
     message(page.message) +
     `<dl class="box"><dt>Device</dt><dd>${escape(page.device)}</dd><dt>Uptime</dt><dd>${escape(page.uptime)}</dd>${memory}` +
     `<dt>Signed in as</dt><dd>${escape(page.user)}</dd><dt>Session ends</dt><dd>${escape(page.expires)}</dd></dl>` +
-    '<p><a href="/settings/password">Change password</a></p>' +
+    '<p><a href="/account">Account</a></p>' +
     form('/logout', page.token, '', 'Sign out'));
 }
 

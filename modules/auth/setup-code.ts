@@ -11,6 +11,8 @@ import { runtime } from '../runtime';
 import { constantTimeEqual } from '../crypto/compare';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+/** How a code is shown, for forms: each X one letter or digit of ALPHABET. */
+export const SETUP_CODE_FORMAT = 'XXXX-XXXX';
 
 /** A fresh code, e.g. `7KQ4-M2XD`. */
 export function newSetupCode(): string {
