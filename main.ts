@@ -161,14 +161,15 @@ export function createApp(options: LoginAppOptions = {}): App {
   for (const status of [400, 401, 403, 404, 405, 409, 413, 421, 429, 500]) app.errorHandler(status, errorPage);
 
   // One route per path, GET and POST together: the router allocates a little for each route it tries.
+  // Each method has a function of its own: XS would allocate, on every call, the variables a closure
+  // inside the POST code captures, even for a GET.
 
   // First boot.
   const setupForm = (session: SessionData, name: string, message?: pages.Message, status?: number, retryAfter?: number) =>
     formPage(session, (token) => pages.setupPage({ device, token, name, message }), status, retryAfter);
 
-  app.route('/setup', ['GET', 'POST'], withSession((request, session) => {
+  const setupPost = (request: Request, session: SessionData): Response => {
     if (setupCode === undefined) return redirect('/login');
-    if (request.method !== 'POST') return setupForm(session, device);
     const form = fields(request, ['code', 'name', 'password', 'confirm']);
     // An empty name keeps the current one (scripts may leave it out).
     const name = form.name.trim() === '' ? device : form.name.trim();
@@ -193,14 +194,15 @@ export function createApp(options: LoginAppOptions = {}): App {
     guess.succeeded();
     logEvent('info', 'xsdot: admin password set; setup is closed');
     return redirect('/login?m=setup');
-  }));
+  };
+  app.route('/setup', ['GET', 'POST'], withSession((request, session) =>
+    request.method === 'POST' ? setupPost(request, session) : setupCode === undefined ? redirect('/login') : setupForm(session, device)));
 
   // Signing in and out.
   const loginForm = (session: SessionData, username: string, message?: pages.Message, status?: number, retryAfter?: number) =>
     formPage(session, (token) => pages.loginPage({ device, token, username, message }), status, retryAfter);
 
-  app.route('/login', ['GET', 'POST'], withSession((request, session) => {
-    if (request.method !== 'POST') return userOf(session) === undefined ? loginForm(session, ADMIN, notice(request)) : redirect('/');
+  const loginPost = (request: Request, session: SessionData): Response => {
     const form = fields(request, ['username', 'password']);
     const username = form.username.trim().toLowerCase();
     const device = devices.verify(request.cookieValues(DEVICE_COOKIE), username);
@@ -224,7 +226,9 @@ export function createApp(options: LoginAppOptions = {}): App {
     // Proof for later logins from this browser: they get their own throttle entry.
     if (device === undefined) response.setCookie(DEVICE_COOKIE, devices.issue(username), devices.cookieOptions);
     return response;
-  }));
+  };
+  app.route('/login', ['GET', 'POST'], withSession((request, session) =>
+    request.method === 'POST' ? loginPost(request, session) : userOf(session) === undefined ? loginForm(session, ADMIN, notice(request)) : redirect('/')));
 
   app.post('/logout', withSession((request, session) => {
     const user = userOf(session);
@@ -260,8 +264,7 @@ export function createApp(options: LoginAppOptions = {}): App {
   const passwordForm = (session: SessionData, message?: pages.Message, status?: number, retryAfter?: number) =>
     formPage(session, (token) => pages.passwordPage({ device, token, message }), status, retryAfter);
 
-  app.route('/settings/password', ['GET', 'POST'], signedIn((request, session, user) => {
-    if (request.method !== 'POST') return passwordForm(session);
+  const passwordPost = (request: Request, session: SessionData, user: string): Response => {
     // A signed-in session guessing its current password: throttled on its own, apart from any flood.
     const guess = guesses(request, `s:${session.sid}`);
     if (guess.wait > 0) return passwordForm(session, tooMany(guess.wait), 429, guess.wait);
@@ -280,7 +283,9 @@ export function createApp(options: LoginAppOptions = {}): App {
     counting(() => users.sessionsEnded(user, session.expires));
     logEvent('info', `xsdot: password of ${user} changed; other sessions revoked`);
     return redirect('/?m=pw');
-  }));
+  };
+  app.route('/settings/password', ['GET', 'POST'], signedIn((request, session, user) =>
+    request.method === 'POST' ? passwordPost(request, session, user) : passwordForm(session)));
 
   app.get('/api/me', withSession((_request, session) => {
     const user = userOf(session);
