@@ -176,8 +176,8 @@ export function createApp(options: LoginAppOptions = {}): App {
     const guess = guesses(request);
     if (guess.wait > 0) return setupForm(session, name, tooMany(guess.wait), 429, guess.wait);
     if (!setupCodeMatches(setupCode, form.code)) {
-      guess.failed();
       logEvent('warn', `xsdot: wrong setup code from ${request.clientAddress}`);
+      guess.failed();
       return setupForm(session, name, failure('Wrong setup code. It is printed on the device console.'), 401);
     }
     const problem = (name === device ? undefined : deviceNameProblem(name)) ?? newPasswordProblem(form.password, form.confirm);
@@ -212,9 +212,9 @@ export function createApp(options: LoginAppOptions = {}): App {
     const passwordRight = passwords.verify(username, form.password);
     const known = users.get(username) !== undefined;
     if (!passwordRight || !known) {
-      guess.failed();
       // Only a user name that exists is logged: an unknown one may be a password typed into the wrong field.
       logEvent('warn', `xsdot: failed login for ${known ? `user "${username}"` : 'an unknown user name'} from ${request.clientAddress}`);
+      guess.failed();
       return loginForm(session, form.username, failure('Wrong user name or password.'), 401);
     }
     guess.succeeded();
@@ -270,8 +270,8 @@ export function createApp(options: LoginAppOptions = {}): App {
     if (guess.wait > 0) return passwordForm(session, tooMany(guess.wait), 429, guess.wait);
     const form = fields(request, ['old_password', 'password', 'confirm']);
     if (!passwords.verify(user, form.old_password)) {
-      guess.failed();
       logEvent('warn', `xsdot: wrong current password for user "${user}" from ${request.clientAddress}`);
+      guess.failed();
       return passwordForm(session, failure('The current password is wrong.'), 401);
     }
     const problem = newPasswordProblem(form.password, form.confirm);
