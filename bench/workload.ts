@@ -11,7 +11,9 @@
  *   as a cookie (a session write without PBKDF2);
  * - `login`: POST /login with the right password — PBKDF2, a new session, 303 to /;
  * - `static`: GET /bench/static — a fixed 2 KB HTML page with no session; the login app has no static
- *   route, so the benchmark mounts this one.
+ *   route, so the benchmark mounts this one;
+ * - `settings`: GET /settings of the signed-in admin — a role lookup and the largest form page (three forms,
+ *   the user list).
  */
 import { createApp, type LoginAppOptions } from '../main';
 import { DEFAULT_ITERATIONS } from '../modules/auth/index';
@@ -34,7 +36,7 @@ export const BROWSER_HEADERS: Record<string, string> = {
 };
 const ORIGIN = { ...BROWSER_HEADERS, Origin: 'http://localhost', Referer: 'http://localhost/login' };
 
-export type RequestKind = 'home' | 'session' | 'write' | 'login' | 'static';
+export type RequestKind = 'home' | 'session' | 'write' | 'login' | 'static' | 'settings';
 
 export const REQUEST_LABELS: Record<RequestKind, string> = {
   home: 'GET / (dashboard)',
@@ -42,6 +44,7 @@ export const REQUEST_LABELS: Record<RequestKind, string> = {
   write: 'session write (GET /login)',
   login: 'login POST',
   static: 'static page',
+  settings: 'GET /settings (admin page)',
 };
 
 const STATIC_PAGE = '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>About</title></head><body>' +
@@ -142,7 +145,7 @@ export function startDevice(options: LoginAppOptions = {}): { device: Device; se
  * for `home` and `session`, a new visitor with a login form for `login`, a new visitor for `write`.
  */
 export async function prepare(device: Device, kind: RequestKind, browser?: Browser): Promise<Browser> {
-  if (kind === 'home' || kind === 'session') return browser ?? device.signedIn();
+  if (kind === 'home' || kind === 'session' || kind === 'settings') return browser ?? device.signedIn();
   const visitor = browser ?? device.browser();
   visitor.reset();
   if (kind === 'login') expect(await visitor.get('/login'), 200, 'GET /login');
@@ -174,6 +177,11 @@ export async function send(kind: RequestKind, browser: Browser): Promise<TestRes
     }
     case 'static':
       return expect(await browser.get('/bench/static'), 200, 'GET /bench/static');
+    case 'settings': {
+      const response = expect(await browser.get('/settings'), 200, 'GET /settings');
+      if (!response.text.includes('Add user')) throw new Error('GET /settings: not the settings page');
+      return response;
+    }
   }
 }
 

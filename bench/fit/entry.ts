@@ -181,7 +181,8 @@ async function headline(options: FitScenario): Promise<FitResult> {
  * The deepest request paths, one phase each: first boot with setup (PBKDF2), the login form, a wrong
  * password, a login (PBKDF2), the dashboard (the largest page), the password page, /api/me, a tampered
  * cookie, an oversized cookie (under and over maxHeaderBytes), the error pages (404, 405, a stale CSRF
- * token: 403), a password change (PBKDF2 twice) and a logout. With `stackLimit`, each phase (or the
+ * token: 403), a password change (PBKDF2 twice), the account and settings pages, adding a user (PBKDF2),
+ * a role change, a logout and a sign-out everywhere. With `stackLimit`, each phase (or the
  * one `limitPhase` names) runs with only that many stack slots: one that needs more aborts the run with
  * "stack overflow" and its call chain (fit.c).
  */
@@ -201,11 +202,16 @@ export const PATHS = [
   'DELETE / (405 page)',
   'POST /settings/password with a stale CSRF token (403 page)',
   'POST /settings/password (PBKDF2 twice, revokes other sessions)',
+  'GET /account (session count)',
+  'GET /settings (admin page, user list)',
+  'POST /settings, add a user (PBKDF2, two store writes)',
+  'POST /settings, change a role (revokes the user\'s sessions)',
   'POST /logout',
+  'POST /logout, everywhere (revokes every session of the user)',
 ] as const;
 
 /** The statuses a browser expects from PATHS, in order. */
-export const PATH_STATUSES = [200, 303, 200, 401, 303, 200, 200, 200, 303, 303, 431, 404, 405, 403, 303, 303] as const;
+export const PATH_STATUSES = [200, 303, 200, 401, 303, 200, 200, 200, 303, 303, 431, 404, 405, 403, 303, 200, 200, 303, 303, 303, 303] as const;
 
 async function paths(options: FitScenario): Promise<FitResult> {
   const phases: PhaseMemory[] = [];
@@ -256,7 +262,16 @@ async function paths(options: FitScenario): Promise<FitResult> {
   user.token = freshToken;
   await measure(() => user.post('/settings/password', changed));
   await user.get('/'); // the form token of the session the password change renewed
+  await measure(() => user.get('/account'));
+  await measure(() => user.get('/settings'));
+  const viewer = { action: 'add', username: 'viewer1', role: 'viewer', password: PASSWORD, confirm: PASSWORD };
+  await measure(() => user.post('/settings', viewer));
+  await measure(() => user.post('/settings', { action: 'role', user: 'viewer1', role: 'admin' }));
   await measure(() => user.post('/logout', {}));
+  await user.get('/login');
+  await user.post('/login', { username: 'admin', password: 'a new secret phrase' });
+  await user.get('/');
+  await measure(() => user.post('/logout', { everywhere: '1' }));
   return { scenario: 'paths', concurrency: 1, iterations: app.iterations, phases, statuses };
 }
 
@@ -280,7 +295,7 @@ export interface KindAllocation {
   chunks: number;
 }
 
-const BUDGET_PATHS: Partial<Record<RequestKind, string>> = { home: '/', session: '/api/me', write: '/login', static: '/bench/static' };
+const BUDGET_PATHS: Partial<Record<RequestKind, string>> = { home: '/', session: '/api/me', write: '/login', static: '/bench/static', settings: '/settings' };
 
 /**
  * A browser's raw request for `path` (its navigation headers, `extra` headers, the cookie when given, a
@@ -306,8 +321,8 @@ async function budgets(options: FitScenario): Promise<{ scenario: 'budgets'; all
   const allocations: KindAllocation[] = [];
   const concurrency = options.concurrency ?? 4;
   const peers = Array.from({ length: concurrency }, () => new DirectPeer());
-  for (const kind of ['home', 'session', 'write', 'static'] as RequestKind[]) {
-    const request = rawRequest(BUDGET_PATHS[kind] as string, kind === 'home' || kind === 'session' ? cookie : undefined);
+  for (const kind of ['home', 'session', 'write', 'static', 'settings'] as RequestKind[]) {
+    const request = rawRequest(BUDGET_PATHS[kind] as string, kind === 'write' || kind === 'static' ? undefined : cookie);
     const one = peers[0];
     for (let i = 0; i < 3; i++) {
       await exchange(server, one, request);

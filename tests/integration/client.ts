@@ -262,9 +262,9 @@ export class Browser {
     return { status: response.status, headers: response.headers, text };
   }
 
-  async signIn(password: string): Promise<Page> {
+  async signIn(password: string, username = 'admin'): Promise<Page> {
     await this.get('/login');
-    return this.post('/login', { username: 'admin', password });
+    return this.post('/login', { username, password });
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * The device login app end to end over real HTTP, on whichever host XSDOT_TARGET names (tests/integration/
  * targets.ts): first boot with the setup code from the console, sign-in, the signed session cookie, CSRF,
- * password change revoking other sessions, sign-out, the key store on disk, a restart, and throttling.
+ * password change revoking other sessions, sign-out, the key store on disk, a restart, throttling, and
+ * users with roles (an admin adds a viewer; the viewer cannot open the settings; sign out everywhere).
  * The same assertions hold on Node and on the Moddable x-cli-lin executable.
  */
 import { test } from 'node:test';
@@ -184,3 +185,57 @@ test(`${TARGET}: wrong passwords are throttled per client: three free failures, 
   await new Promise((resolve) => setTimeout(resolve, wait * 1000 + 200));
   assert.equal((await guesser.post('/login', { username: 'admin', password: PASSWORD })).status, 303, 'after the wait');
 }));
+
+test(`${TARGET}: an admin adds a viewer, who signs in but gets 403 on the settings; role changes and sign out everywhere revoke; the table survives a restart`, T, async () => {
+  const VIEWER = 'viewer pass phrase';
+  let dataDir = '';
+  await withTarget({}, async (target) => {
+    dataDir = target.dataDir;
+    await completeSetup(target);
+    const admin = browser(target);
+    assert.equal((await admin.signIn(PASSWORD)).status, 303);
+    assert.equal((await admin.get('/settings')).status, 200);
+    const added = await admin.post('/settings', { action: 'add', username: 'bob', role: 'viewer', password: VIEWER, confirm: VIEWER });
+    assert.equal(added.status, 303);
+    const taken = await admin.post('/settings', { action: 'add', username: 'bob', role: 'viewer', password: VIEWER, confirm: 'other phrase' });
+    assert.equal(taken.status, 409, 'a taken name');
+    assert.match(taken.text, /name="username" value="bob"/);
+    assert.ok(!taken.text.includes(VIEWER), 'no password echoed');
+
+    const bob = browser(target);
+    assert.equal((await bob.signIn(VIEWER, 'bob')).status, 303);
+    assert.match((await bob.get('/')).text, /<dt>Signed in as<\/dt><dd>bob<\/dd>/);
+    const denied = await bob.get('/settings');
+    assert.equal(denied.status, 403);
+    assertSecurityHeaders(denied, '403 page');
+    await bob.get('/account');
+    assert.equal((await bob.post('/settings', { action: 'role', user: 'bob', role: 'admin' })).status, 403, 'a viewer cannot promote itself');
+    const laptop = browser(target);
+    assert.equal((await laptop.signIn(VIEWER, 'bob')).status, 303);
+    assert.match((await bob.get('/account')).text, /<dt>Role<\/dt><dd>viewer<\/dd><dt>Sessions<\/dt><dd>2<\/dd>/);
+    const everywhere = await bob.post('/logout', { everywhere: '1' });
+    assert.equal(everywhere.headers.get('location'), '/login?m=all');
+    assert.equal((await laptop.get('/api/me')).status, 401, 'the other session ended');
+
+    assert.equal((await bob.signIn(VIEWER, 'bob')).status, 303);
+    await admin.get('/settings?user=bob');
+    assert.equal((await admin.post('/settings', { action: 'remove', user: 'admin' })).status, 409, 'the last admin stays');
+    assert.equal((await admin.post('/settings', { action: 'role', user: 'bob', role: 'admin' })).status, 303);
+    assert.equal((await bob.get('/api/me')).status, 401, 'a role change revokes');
+    assert.equal((await bob.signIn(VIEWER, 'bob')).status, 303);
+    assert.equal((await bob.get('/settings')).status, 200, 'an admin now');
+
+    assert.equal((await browser(target).signIn('wrong password', 'bob')).status, 401);
+    assert.equal((await browser(target).signIn('wrong password', 'nobody')).status, 401);
+    const log = target.output();
+    assert.match(log, /failed login for user "bob" from /);
+    assert.match(log, /failed login for an unknown user name from /);
+    for (const secret of [PASSWORD, VIEWER, 'wrong password', 'nobody', ...bob.cookies.values()]) assert.ok(!log.includes(secret), 'no password, unknown name or token in the log');
+  });
+  await withTarget({ dataDir }, async (second) => {
+    const stored = second.readStore();
+    assert.match(stored['xsdot.users'] ?? '', /^v1\|admin=a:[\d,]*\|bob=a:\d+$/);
+    assert.ok(Object.keys(stored).every((key) => key.length <= 15), `store keys fit NVS (≤ 15): ${Object.keys(stored).join(', ')}`);
+    assert.equal((await browser(second).signIn(VIEWER, 'bob')).status, 303, 'bob is still a user after the restart');
+  });
+});
