@@ -107,3 +107,23 @@ test('npm start: answers only its own names (127.0.0.1, localhost on its port) a
   for (const host of ['attacker.example', `attacker.example:${port}`, '127.0.0.1', `localhost:${port + 1}`, 'other.example']) assert.equal(await status(host), 421, host);
   assert.equal(await status('a b'), 400);
 });
+
+test('npm start: the device name typed at setup overrides XSDOT_DEVICE_NAME and survives a restart; failed logins reach the console', async () => {
+  const dir = newDataDir();
+  dirs.push(dir);
+  const server = await start(dir);
+  const browser = new Browser(server.url);
+  const setup = await browser.get('/setup');
+  assert.match(setup.text, /Format XXXX-XXXX/);
+  assert.match(setup.text, /<label for="name">Device name<\/label><input id="name" name="name" value="e2e device"/);
+  await browser.post('/setup', { code: server.setupCode ?? '', name: 'Greenhouse <2>', password: PASSWORD, confirm: PASSWORD });
+  assert.equal((await browser.signIn('not the password')).status, 401);
+  assert.match(server.output(), /failed login for user "admin" from 127\.0\.0\.1/);
+  assert.ok(!server.output().includes('not the password'));
+  await server.stop();
+  const again = await start(dir);
+  const admin = new Browser(again.url);
+  assert.equal((await admin.signIn(PASSWORD)).status, 303);
+  assert.match((await admin.get('/')).text, /<dd>Greenhouse &lt;2&gt;<\/dd>/);
+  assert.equal(JSON.parse(readFileSync(join(dir, '.sesskey'), 'utf8'))['xsdot.name'], 'Greenhouse <2>');
+});
