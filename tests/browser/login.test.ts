@@ -33,12 +33,20 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true, timeout: 10_000 });
 }
 
-async function signIn(page: Page, base: string, password: string): Promise<void> {
+async function signIn(page: Page, base: string, password: string, username = 'admin'): Promise<void> {
   await page.goto(`${base}/login`);
-  await page.getByLabel('User name').fill('admin');
+  await page.getByLabel('User name').fill(username);
   await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL(`${base}/`);
+}
+
+function launch(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    timeout: 30_000,
+  });
 }
 
 test('browser: setup, login, dashboard, password change revoking another browser, logout, back button', { skip, timeout: 180_000 }, async () => {
@@ -51,11 +59,7 @@ test('browser: setup, login, dashboard, password change revoking another browser
     const base = server.url;
     const code = server.setupCode;
     assert.ok(code, `the server printed a setup code:\n${server.output()}`);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-      timeout: 30_000,
-    });
+    browser = await launch();
     const errors: string[] = [];
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
     const page = await openPage(phone, errors);
@@ -90,7 +94,9 @@ test('browser: setup, login, dashboard, password change revoking another browser
     await signIn(other, base, PASSWORD);
     await other.getByText('Signed in as').waitFor();
 
-    // Changing the password on the phone signs the laptop out, not the phone.
+    // Changing the password on the phone (dashboard → Account → Change password) signs the laptop out, not the phone.
+    await page.getByRole('link', { name: 'Account' }).click();
+    await page.waitForURL(`${base}/account`);
     await page.getByRole('link', { name: 'Change password' }).click();
     await page.waitForURL(`${base}/settings/password`);
     await shot(page, '05-change-password');
@@ -118,6 +124,66 @@ test('browser: setup, login, dashboard, password change revoking another browser
     assert.deepEqual(errors.filter((text) => /Content Security Policy|Refused to/i.test(text)), [], 'no CSP violations');
     const log = server.output();
     assert.ok(!log.includes(PASSWORD) && !log.includes(NEW_PASSWORD), 'no password in the server log');
+  } finally {
+    await browser?.close();
+    await server?.stop();
+    removeDataDir(dataDir);
+  }
+});
+
+test('browser: an admin names the device and adds a viewer; the viewer signs in and cannot open the settings', { skip, timeout: 180_000 }, async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  const dataDir = newDataDir();
+  let server: LoginServer | undefined;
+  let browser: Browser | undefined;
+  try {
+    server = await startLoginServer(dataDir);
+    const base = server.url;
+    browser = await launch();
+    const errors: string[] = [];
+    const page = await openPage(await browser.newContext(), errors);
+    await page.goto(`${base}/setup`);
+    await page.getByText('Format XXXX-XXXX').waitFor();
+    await page.getByLabel('Setup code').fill(server.setupCode ?? '');
+    await page.getByLabel('Device name').fill('Greenhouse');
+    await page.getByLabel('New password', { exact: true }).fill(PASSWORD);
+    await page.getByLabel('New password again').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Save password' }).click();
+    await page.waitForURL(`${base}/login?m=setup`);
+    await signIn(page, base, PASSWORD);
+    assert.match(await page.locator('dl').innerText(), /Greenhouse/);
+
+    await page.getByRole('link', { name: 'Account' }).click();
+    await page.getByRole('link', { name: 'Settings: device and users' }).click();
+    await page.waitForURL(`${base}/settings`);
+    // A mistyped confirmation: the name and role come back, the passwords do not.
+    await page.getByLabel('New user name').fill('Bob');
+    await page.getByLabel('Role').selectOption('viewer');
+    await page.getByLabel('Initial password', { exact: true }).fill(NEW_PASSWORD);
+    await page.getByLabel('Initial password again').fill('something else');
+    await page.getByRole('button', { name: 'Add user' }).click();
+    await page.getByText('The two new passwords do not match.').waitFor();
+    assert.equal(await page.getByLabel('New user name').inputValue(), 'bob');
+    assert.equal(await page.getByLabel('Initial password', { exact: true }).inputValue(), '');
+    await page.getByLabel('Initial password', { exact: true }).fill(NEW_PASSWORD);
+    await page.getByLabel('Initial password again').fill(NEW_PASSWORD);
+    await page.getByRole('button', { name: 'Add user' }).click();
+    await page.waitForURL(`${base}/settings?m=added`);
+    await page.getByRole('link', { name: 'bob' }).waitFor();
+    await shot(page, '09-settings-user-added');
+
+    const viewer = await openPage(await browser.newContext(), errors);
+    await signIn(viewer, base, NEW_PASSWORD, 'bob');
+    await viewer.getByText('Signed in as').waitFor();
+    await viewer.getByRole('link', { name: 'Account' }).click();
+    await viewer.getByText('viewer', { exact: true }).waitFor();
+    assert.equal(await viewer.getByRole('link', { name: /Settings/ }).count(), 0, 'no settings link for a viewer');
+    await shot(viewer, '10-viewer-account');
+    const denied = await viewer.goto(`${base}/settings`);
+    assert.equal(denied?.status(), 403);
+    await viewer.getByText('Only an admin can open the settings.').waitFor();
+    await shot(viewer, '11-viewer-settings-403');
+    assert.deepEqual(errors.filter((text) => /Content Security Policy|Refused to/i.test(text)), [], 'no CSP violations');
   } finally {
     await browser?.close();
     await server?.stop();
