@@ -90,7 +90,11 @@ export function createApp(options: LoginAppOptions = {}): App {
   const sessions = new Session(app, { maxAge: 8 * 3600, idleTimeout: 30 * 60, ...options.session });
   const passwords = new PasswordStore({ iterations: options.iterations });
   // A device set up before the user table existed has the admin's password only: admin stays its admin.
-  const users = new Users({ maxUsers: options.maxUsers, legacyAdmin: passwords.has(ADMIN) ? ADMIN : undefined });
+  const users = new Users({
+    maxUsers: options.maxUsers,
+    legacyAdmin: passwords.has(ADMIN) ? ADMIN : undefined,
+    sessionsSurviveReboot: runtime().wallClockTrusted(),
+  });
   if (users.corrupt) logEvent('error', 'xsdot: the user table record is unreadable: every user is refused until setup runs again');
   // Anyone: per address plus one budget shared by all (many addresses buy no more guesses).
   const throttle = new Throttle(options.throttle);

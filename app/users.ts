@@ -71,6 +71,11 @@ export interface UsersOptions {
    * the table does not): it becomes the table's admin. Undefined: a missing table is an empty one.
    */
   legacyAdmin?: string;
+  /**
+   * False when the session clock counts from this boot (no trusted wall clock): counted sessions of an
+   * earlier boot are dropped on reading, as their tokens died with that boot (default true).
+   */
+  sessionsSurviveReboot?: boolean;
 }
 
 export class Users {
@@ -88,6 +93,9 @@ export class Users {
     const text = runtime().store.get(USERS_STORE_KEY);
     const parsed = text === undefined ? undefined : parseRecord(text);
     this.corrupt = text !== undefined && parsed === undefined;
+    if (parsed !== undefined && options.sessionsSurviveReboot === false) {
+      for (const [name, user] of parsed) parsed.set(name, { name, role: user.role, sessions: [] });
+    }
     if (parsed !== undefined) this.#users = parsed;
     else if (text === undefined && options.legacyAdmin !== undefined) this.#users = new Map([[options.legacyAdmin, { name: options.legacyAdmin, role: 'admin', sessions: [] }]]);
     else this.#users = new Map();

@@ -307,6 +307,18 @@ test('the account page counts sessions; sign out everywhere ends them all; signe
   assert.equal(await count(laptop), '1');
 });
 
+test('without a trusted clock, sessions of an earlier boot are not counted after a reboot (their tokens died with it)', async () => {
+  const device = boot({}, new Map(), { wallClockTrusted: () => false });
+  const setup = device.browser();
+  await setup.get('/setup');
+  await setup.post('/setup', { code: device.code ?? '', password: PASSWORD, confirm: PASSWORD });
+  for (const i of [1, 2]) await signIn(device.browser(`192.0.2.${i}`));
+  const rebooted = device.reboot();
+  const browser = rebooted.browser('192.0.2.9');
+  await signIn(browser);
+  assert.match((await browser.get('/account')).text, /<dt>Sessions<\/dt><dd>1<\/dd>/);
+});
+
 // --- Logs ---------------------------------------------------------------------------------------------------
 
 test('failed logins and throttling are logged: the name only when it exists, never a password; one line per wait', async () => {
