@@ -24,6 +24,11 @@ export interface CryptoProvider {
   createSha256(): Sha256;
   /** Optional native HMAC-SHA256; when absent, modules/crypto builds it from `createSha256`. */
   hmacSha256?(key: Uint8Array, data: Uint8Array): Uint8Array;
+  /**
+   * Optional native SHA-1, the same streaming shape with a 20-byte digest: only for the WebSocket
+   * handshake (RFC 6455 §4.2.2); when absent, modules/crypto/sha1.ts computes it.
+   */
+  createSha1?(): Sha256;
 }
 
 /** Small persistent key/value storage (Preference on Moddable, a file under XSDOT_DATA_DIR on Node). */

@@ -7,7 +7,7 @@
  * - timers: the SDK's `Timer`; an exception in a callback is logged, never left to abort the machine;
  * - randomness: the platform CSPRNG through random.c (ESP32 hardware RNG, Linux getrandom);
  * - SHA-256: the SDK's native `Digest("SHA256")` from `crypt` (HMAC is built on it by modules/crypto,
- *   with the key pads computed once per key);
+ *   with the key pads computed once per key); SHA-1 (`Digest("SHA1")`) for the WebSocket handshake;
  * - text: the SDK's TextEncoder / TextDecoder (malformed UTF-8 and lone surrogates become U+FFFD);
  * - key store: `Preference` (NVS on ESP32, one JSON file under the file root on Linux);
  * - log: `trace()` (the serial console on a device, stdout in the simulator and x-cli-lin).
@@ -24,9 +24,13 @@ import { heapFree, monotonic } from './system/system';
 /** Before this instant (2024-01-01T00:00:00Z) the device clock was never set. */
 const TRUSTED_AFTER = Date.UTC(2024, 0, 1);
 
-/** SHA-256 through the SDK's native digest; `write` takes any ArrayBuffer view in place (no copy). */
+/** SHA-256 (or, for the WebSocket handshake, SHA-1) through the SDK's native digest; `write` takes any ArrayBuffer view in place (no copy). */
 class ModdableSha256 implements Sha256 {
-  readonly #digest = new Digest('SHA256');
+  readonly #digest: Digest;
+
+  constructor(algorithm: 'SHA256' | 'SHA1' = 'SHA256') {
+    this.#digest = new Digest(algorithm);
+  }
 
   update(data: Uint8Array): void {
     // The typings say string | ArrayBuffer; the native write reads any buffer view (xsmcGetBufferReadable).
@@ -46,6 +50,7 @@ class ModdableSha256 implements Sha256 {
 export const moddableCryptoProvider: CryptoProvider = {
   name: 'moddable-crypt',
   createSha256: () => new ModdableSha256(),
+  createSha1: () => new ModdableSha256('SHA1'),
 };
 
 /** The SDK's NVS limits on ESP32: keys of at most 15 bytes, string values under 4000 bytes. */

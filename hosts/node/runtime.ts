@@ -16,6 +16,13 @@ export const nodeCryptoProvider: CryptoProvider = {
   hmacSha256(key: Uint8Array, data: Uint8Array) {
     return new Uint8Array(createHmac('sha256', key).update(data).digest());
   },
+  createSha1() {
+    const hash = createHash('sha1');
+    return {
+      update(data: Uint8Array) { hash.update(data); },
+      digest() { return new Uint8Array(hash.digest()); },
+    };
+  },
 };
 
 /** An in-memory store, for tests and for hosts that keep nothing across restarts. */

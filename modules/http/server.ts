@@ -17,6 +17,7 @@ import { Request } from './request';
 import { Headers } from './headers';
 import type { BodyChunk, Response } from './response';
 import type { ListenerSocket, SocketProvider, TCPConstructor, TCPSocket } from './socket';
+import { TAKEOVER_READ, TakeoverResponse, type Channel, type Protocol } from './takeover';
 
 export interface ServerOptions {
   limits?: Partial<Limits>;
@@ -173,10 +174,16 @@ export class Server {
   }
 }
 
-type Phase = 'idle' | 'receiving' | 'handling' | 'sending' | 'closed';
+type Phase = 'idle' | 'receiving' | 'handling' | 'sending' | 'live' | 'closed';
 
-/** One client connection: read → parse → handle → write, one request at a time. */
-class Connection {
+/**
+ * The protocol of each connection taken over (takeover.ts), made on first use: a field on Connection
+ * would cost every request a slot.
+ */
+let protocols: WeakMap<Connection, Protocol> | undefined;
+
+/** One client connection: read → parse → handle → write, one request at a time; or, taken over, a Channel. */
+class Connection implements Channel {
   readonly #server: Server;
   readonly #limits: Limits;
   readonly #socket: TCPSocket;
@@ -228,7 +235,8 @@ class Connection {
     switch (this.#phase) {
       case 'idle': return 3;
       case 'receiving': return 2;
-      case 'sending': return 1;
+      case 'sending':
+      case 'live': return 1;
       default: return 0;
     }
   }
@@ -240,6 +248,7 @@ class Connection {
 
   close(): void {
     if (this.#closed) return;
+    const protocol = this.#phase === 'live' ? protocols?.get(this) : undefined;
     this.#phase = 'closed';
     this.#disarm();
     if (this.#timer !== undefined) runtime().clearTimer(this.#timer);
@@ -248,11 +257,16 @@ class Connection {
     this.#drained?.();
     this.#server.forget(this);
     try { this.#socket.close(); } catch { /* already closed by the peer */ }
+    if (protocol !== undefined) {
+      protocols?.delete(this);
+      protocol.onClose();
+    }
   }
 
   #onReadable(count: number): void {
     this.#readable = count;
     if (this.#phase === 'idle' || this.#phase === 'receiving') this.#receive();
+    else if (this.#phase === 'live') this.#feed();
   }
 
   #onWritable(count: number): void {
@@ -267,7 +281,8 @@ class Connection {
    */
   #onError(error: unknown): void {
     this.#peerClosed = true;
-    if (error !== undefined) this.close();
+    // A taken-over connection lives only as long as its client: a FIN ends it too.
+    if (error !== undefined || this.#phase === 'live') this.close();
     else if (this.#phase === 'idle' || this.#phase === 'receiving') this.#receive();
   }
 
@@ -357,6 +372,7 @@ class Connection {
   #respond(response: Response, request: Request, wantsKeepAlive: boolean): boolean {
     if (this.#closed) return false;
     // A half-closed peer keeps its keep-alive: requests it pipelined before its FIN are answered too.
+    if (response instanceof TakeoverResponse && request.method !== 'HEAD') return this.#takeOver(response);
     const keepAlive = wantsKeepAlive && !this.#server.closing && this.#served < this.#limits.maxRequestsPerConnection;
     this.#phase = 'sending';
     const sent = this.#send(response, request.method, request.version, keepAlive);
@@ -367,6 +383,51 @@ class Connection {
       return false;
     }
     return sent && keepAlive && this.#awaitNext();
+  }
+
+  /** Writes the head of `response` and hands the connection to its protocol (takeover.ts). Always false: no next request. */
+  #takeOver(response: TakeoverResponse): false {
+    this.#phase = 'live';
+    this.#disarm();
+    this.#enqueue(serializeHead(response.status, response.headers, 'none', 0, response.upgrade ? 'upgrade' : 'close'));
+    (protocols ??= new WeakMap()).set(this, response.protocol);
+    response.protocol.start(this);
+    this.#flush();
+    return false;
+  }
+
+  /** Hands what the client sent to the protocol that took the connection over, in bounded reads. */
+  #feed(): void {
+    const protocol = protocols?.get(this);
+    while (this.#readable > 0 && protocol !== undefined && this.#phase === 'live') {
+      const bytes = this.#socket.read(Math.min(this.#readable, TAKEOVER_READ));
+      const length = bytes === undefined ? 0 : bytes.byteLength;
+      this.#readable = length === 0 ? 0 : Math.max(0, this.#readable - length);
+      if (bytes !== undefined && length > 0) protocol.onData(new Uint8Array(bytes));
+    }
+  }
+
+  /** Channel: queues bytes of the protocol that took the connection over, and writes what the socket takes. */
+  send(bytes: Uint8Array): void {
+    this.#enqueue(bytes);
+    this.#flush();
+  }
+
+  /** Channel: bytes queued, not yet written. */
+  get queued(): number {
+    let total = 0;
+    for (const piece of this.#queue) total += piece.length;
+    return total;
+  }
+
+  /** Channel: the protocol's timeout `ms` from now; 0 disarms. */
+  setTimeout(ms: number): void {
+    if (ms > 0) this.#arm(ms);
+    else this.#disarm();
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.#socket.remoteAddress;
   }
 
   /** After a response on a kept-alive connection: waits for the next request; true when bytes of it may be read now. */
@@ -484,14 +545,16 @@ class Connection {
     }
     if (this.#queue.length > 0) {
       // Bytes wait for the client: the send timeout restarts with each progress (once per flush, not
-      // per write). While a request is still arriving, its own timeout stays in charge.
-      if (this.#deadline === 0 || (progressed && this.#phase === 'sending')) this.#arm(this.#limits.sendTimeout);
+      // per write). While a request is still arriving, its own timeout stays in charge; a protocol
+      // that took the connection over keeps its own.
+      if (this.#phase !== 'live' && (this.#deadline === 0 || (progressed && this.#phase === 'sending'))) this.#arm(this.#limits.sendTimeout);
       return;
     }
     if (this.#phase === 'sending') this.#disarm();
     const drained = this.#drained;
     this.#drained = undefined;
     drained?.();
+    if (progressed && this.#phase === 'live') protocols?.get(this)?.onDrained();
   }
 
   /** The current phase times out `ms` from now. */
@@ -523,7 +586,9 @@ class Connection {
   }
 
   #onTimeout(): void {
-    if (this.#phase === 'receiving') {
+    if (this.#phase === 'live') {
+      protocols?.get(this)?.onTimeout();
+    } else if (this.#phase === 'receiving') {
       // Slow or stalled client mid-request: tell it, then close.
       this.#fail(new HttpError(408, undefined, { close: true }));
     } else {
@@ -540,10 +605,10 @@ const FRAMING_FIELDS: readonly string[] = Object.freeze(['content-length', 'tran
 const COALESCE_BYTES = 1024;
 
 type Framing = 'length' | 'chunked' | 'none';
-type ConnectionField = 'close' | 'keep-alive' | 'none';
+type ConnectionField = 'close' | 'keep-alive' | 'upgrade' | 'none';
 
 // Constant head pieces, encoded on first use (as bytes made at load time would be read-only in flash).
-let pieces: { contentLength: Uint8Array; chunked: Uint8Array; close: Uint8Array; keepAlive: Uint8Array; statusLines: Map<number, Uint8Array> } | undefined;
+let pieces: { contentLength: Uint8Array; chunked: Uint8Array; close: Uint8Array; keepAlive: Uint8Array; upgrade: Uint8Array; statusLines: Map<number, Uint8Array> } | undefined;
 
 function headPieces(): NonNullable<typeof pieces> {
   return (pieces ??= {
@@ -551,6 +616,7 @@ function headPieces(): NonNullable<typeof pieces> {
     chunked: latin1Bytes('Transfer-Encoding: chunked\r\n'),
     close: latin1Bytes('Connection: close\r\n'),
     keepAlive: latin1Bytes('Connection: keep-alive\r\n'),
+    upgrade: latin1Bytes('Connection: Upgrade\r\n'),
     statusLines: new Map(),
   });
 }
@@ -590,7 +656,7 @@ function serializeHead(status: number, fields: Headers | undefined, framing: Fra
   const own = text === undefined || text.length === 0 ? undefined : runtime().utf8Encode(text);
   const digits = framing === 'length' ? digitCount(length) : 0;
   const framingBytes = framing === 'length' ? constant.contentLength.length + digits + 2 : framing === 'chunked' ? constant.chunked.length : 0;
-  const connectionBytes = connection === 'close' ? constant.close : connection === 'keep-alive' ? constant.keepAlive : undefined;
+  const connectionBytes = connection === 'close' ? constant.close : connection === 'keep-alive' ? constant.keepAlive : connection === 'upgrade' ? constant.upgrade : undefined;
   const out = new Uint8Array(line.length + (own?.length ?? 0) + framingBytes + (connectionBytes?.length ?? 0) + 2 + (body?.length ?? 0));
   out.set(line, 0);
   let at = line.length;
