@@ -17,6 +17,7 @@
  * is found.
  */
 import { runtime } from '../runtime';
+import { isThenable } from '../http/app';
 import type { Request } from '../http/request';
 import { TakeoverResponse, type Channel, type Protocol } from '../http/takeover';
 
@@ -85,7 +86,7 @@ export function formatEvent(data: unknown, options: EventOptions = {}): string {
 /** A comment line and the blank line: dispatches nothing, keeps the connection busy. */
 const HEARTBEAT = ':\n\n';
 
-type Source = ((stream: EventStream) => void | Promise<void>) | AsyncIterable<EventInit> | Iterable<EventInit>;
+type Source = ((stream: EventStream) => unknown) | AsyncIterable<EventInit> | Iterable<EventInit>;
 
 /**
  * The response of an event stream: `source` is a function given the stream (it may send at will and
@@ -106,7 +107,7 @@ export function eventStream(source: Source, options: SSEOptions = {}, lastEventI
 }
 
 /** microdot's `with_sse`: a route handler that answers with an event stream run by `handler(request, sse)`. */
-export function withSSE(handler: (request: Request, sse: EventStream) => void | Promise<void>, options?: SSEOptions): (request: Request) => TakeoverResponse {
+export function withSSE(handler: (request: Request, sse: EventStream) => unknown, options?: SSEOptions): (request: Request) => TakeoverResponse {
   return (request) => eventStream((sse) => handler(request, sse), options, request.headers.get('last-event-id'));
 }
 
@@ -189,15 +190,15 @@ export class EventStream implements Protocol {
     const source = this.#source as Source;
     this.#source = undefined;
     if (typeof source === 'function') {
-      let result: void | Promise<void>;
+      let result: unknown;
       try {
         result = source(this);
       } catch (error) {
         this.#failed(error);
         return;
       }
-      if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
-        void (result as Promise<void>).then(() => this.close(), (error: unknown) => this.#failed(error));
+      if (isThenable(result)) {
+        void result.then(() => this.close(), (error: unknown) => this.#failed(error));
       }
     } else {
       void this.#pump(source);

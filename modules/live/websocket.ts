@@ -14,8 +14,10 @@
  * when it returns (or throws: 1011) the socket closes.
  */
 import { runtime } from '../runtime';
+import { isThenable } from '../http/app';
 import { base64urlEncode } from '../crypto/base64url';
 import { pureSha1 } from '../crypto/sha1';
+import { normalizeAuthority } from '../http/authority';
 import { HttpError } from '../http/errors';
 import type { Request } from '../http/request';
 import { TakeoverResponse, type Channel, type Protocol } from '../http/takeover';
@@ -66,7 +68,7 @@ const CLOSE_WAIT = 2_000;
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 export type Message = string | Uint8Array;
-export type WebSocketHandler = (ws: WebSocket) => void | Promise<void>;
+export type WebSocketHandler = (ws: WebSocket) => unknown;
 
 /** `readyState` values, as the browser's WebSocket. */
 export const CONNECTING = 0;
@@ -130,22 +132,17 @@ export function acceptWebSocket(request: Request, handler: WebSocketHandler, opt
   return new TakeoverResponse(101, { Upgrade: 'websocket', 'Sec-WebSocket-Accept': acceptKey(key) }, ws, true);
 }
 
-/** True when `origin` is `scheme://` + the request's authority (its default port may be left out). */
+/** True when `origin` is `scheme://` + the request's authority (host and port compared as normalized, the default port implied). */
 function isOwnOrigin(origin: string, authority: string | undefined, scheme: 'http' | 'https'): boolean {
-  if (authority === undefined || repeatedOrigin(origin)) return false;
-  const own = `${scheme}://${authority.toLowerCase()}`;
-  const lower = origin.toLowerCase();
-  const defaultPort = scheme === 'http' ? ':80' : ':443';
-  return lower === own || lower + defaultPort === own || (own.endsWith(defaultPort) && lower === own.slice(0, -defaultPort.length));
-}
-
-/** An Origin field repeated into a list (`a, b`) is never one origin. */
-function repeatedOrigin(origin: string): boolean {
-  return origin.indexOf(',') >= 0 || origin.indexOf(' ') >= 0;
+  const prefix = `${scheme}://`;
+  if (authority === undefined || origin.slice(0, prefix.length).toLowerCase() !== prefix) return false;
+  const port = scheme === 'http' ? 80 : 443;
+  const own = normalizeAuthority(authority, port);
+  return own !== undefined && normalizeAuthority(origin.slice(prefix.length), port) === own;
 }
 
 /** microdot's `with_websocket`: a route handler that accepts the upgrade and runs `handler(request, ws)`. */
-export function withWebSocket(handler: (request: Request, ws: WebSocket) => void | Promise<void>, options?: WebSocketOptions): (request: Request) => TakeoverResponse {
+export function withWebSocket(handler: (request: Request, ws: WebSocket) => unknown, options?: WebSocketOptions): (request: Request) => TakeoverResponse {
   return (request) => acceptWebSocket(request, (ws) => handler(request, ws), options);
 }
 
@@ -251,15 +248,15 @@ export class WebSocket implements Protocol, FrameSink {
     this.#channel = channel;
     this.#state = OPEN;
     channel.setTimeout(this.#limits.idleTimeout);
-    let result: void | Promise<void>;
+    let result: unknown;
     try {
       result = this.#handler(this);
     } catch (error) {
       this.#handlerFailed(error);
       return;
     }
-    if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
-      void (result as Promise<void>).then(() => this.#handlerDone(), (error: unknown) => this.#handlerFailed(error));
+    if (isThenable(result)) {
+      void result.then(() => this.#handlerDone(), (error: unknown) => this.#handlerFailed(error));
     }
   }
 
