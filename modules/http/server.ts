@@ -266,7 +266,7 @@ class Connection implements Channel {
   #onReadable(count: number): void {
     this.#readable = count;
     if (this.#phase === 'idle' || this.#phase === 'receiving') this.#receive();
-    else if (this.#phase === 'live') this.#feed();
+    else if (this.#phase === 'live') this.feed();
   }
 
   #onWritable(count: number): void {
@@ -372,7 +372,7 @@ class Connection implements Channel {
   #respond(response: Response, request: Request, wantsKeepAlive: boolean): boolean {
     if (this.#closed) return false;
     // A half-closed peer keeps its keep-alive: requests it pipelined before its FIN are answered too.
-    if (response instanceof TakeoverResponse && request.method !== 'HEAD') return this.#takeOver(response);
+    if (response instanceof TakeoverResponse && request.method !== 'HEAD') return this.takeOver(response);
     const keepAlive = wantsKeepAlive && !this.#server.closing && this.#served < this.#limits.maxRequestsPerConnection;
     this.#phase = 'sending';
     const sent = this.#send(response, request.method, request.version, keepAlive);
@@ -385,8 +385,10 @@ class Connection implements Channel {
     return sent && keepAlive && this.#awaitNext();
   }
 
+  // takeOver and feed are public, not #private: XS gives every instance a slot per private method.
+
   /** Writes the head of `response` and hands the connection to its protocol (takeover.ts). Always false: no next request. */
-  #takeOver(response: TakeoverResponse): false {
+  takeOver(response: TakeoverResponse): false {
     this.#phase = 'live';
     this.#disarm();
     this.#enqueue(serializeHead(response.status, response.headers, 'none', 0, response.upgrade ? 'upgrade' : 'close'));
@@ -397,7 +399,7 @@ class Connection implements Channel {
   }
 
   /** Hands what the client sent to the protocol that took the connection over, in bounded reads. */
-  #feed(): void {
+  feed(): void {
     const protocol = protocols?.get(this);
     while (this.#readable > 0 && protocol !== undefined && this.#phase === 'live') {
       const bytes = this.#socket.read(Math.min(this.#readable, TAKEOVER_READ));

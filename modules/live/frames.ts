@@ -106,6 +106,7 @@ export function isValidUtf8(bytes: Uint8Array): boolean {
 
 /** The client's frames, parsed incrementally. One parser per connection; after a throw it takes nothing more. */
 export class FrameParser {
+  // Helpers are TypeScript-private, not #private: XS gives every instance a slot per #method.
   readonly #limits: FrameLimits;
   /** The frame header so far: 2 bytes, up to 8 of extended length, the 4-byte mask key. */
   readonly #head = new Uint8Array(14);
@@ -133,14 +134,14 @@ export class FrameParser {
   push(bytes: Uint8Array, sink: FrameSink): void {
     if (this.#failed) return;
     try {
-      this.#push(bytes, sink);
+      this.parse(bytes, sink);
     } catch (error) {
       this.#failed = true;
       throw error;
     }
   }
 
-  #push(bytes: Uint8Array, sink: FrameSink): void {
+  private parse(bytes: Uint8Array, sink: FrameSink): void {
     const end = bytes.length;
     let i = 0;
     while (i < end) {
@@ -148,11 +149,11 @@ export class FrameParser {
         const head = this.#head;
         while (i < end && this.#headLength < this.#headNeed) {
           head[this.#headLength++] = bytes[i++];
-          if (this.#headLength === 2) this.#startHeader();
+          if (this.#headLength === 2) this.startHeader();
         }
         if (this.#headLength < this.#headNeed) return;
-        this.#endHeader();
-        if (this.#remaining === 0) this.#endFrame(sink);
+        this.endHeader();
+        if (this.#remaining === 0) this.endFrame(sink);
         continue;
       }
       const target = this.#target as Uint8Array;
@@ -165,12 +166,12 @@ export class FrameParser {
       this.#at = at;
       this.#maskIndex = m;
       this.#remaining -= take;
-      if (this.#remaining === 0) this.#endFrame(sink);
+      if (this.#remaining === 0) this.endFrame(sink);
     }
   }
 
   /** The first two header bytes: flags, opcode, mask bit and the 7-bit length. */
-  #startHeader(): void {
+  private startHeader(): void {
     const b0 = this.#head[0];
     const b1 = this.#head[1];
     if ((b0 & 0x70) !== 0) throw new WebSocketError(CLOSE_PROTOCOL_ERROR, 'RSV bits set without a negotiated extension');
@@ -192,7 +193,7 @@ export class FrameParser {
   }
 
   /** The whole header is in: the payload length (checked against the limits) and where it goes. */
-  #endHeader(): void {
+  private endHeader(): void {
     const head = this.#head;
     const length7 = head[1] & 0x7f;
     let length = length7;
@@ -227,7 +228,7 @@ export class FrameParser {
     this.#maskIndex = 0;
   }
 
-  #endFrame(sink: FrameSink): void {
+  private endFrame(sink: FrameSink): void {
     const opcode = this.#opcode;
     const payload = this.#target as Uint8Array;
     this.#target = undefined;

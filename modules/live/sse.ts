@@ -113,6 +113,7 @@ export function withSSE(handler: (request: Request, sse: EventStream) => unknown
 
 /** One client's event stream. */
 export class EventStream implements Protocol {
+  // Helpers are TypeScript-private, not #private: XS gives every instance a slot per #method.
   /** The `Last-Event-ID` the client sent when it reconnected, else undefined. */
   readonly lastEventId: string | undefined;
   /** Events dropped because the client was slower than they came (oldest first). */
@@ -157,7 +158,7 @@ export class EventStream implements Protocol {
     if (this.#closed || this.#ending) return false;
     const bytes = runtime().utf8Encode(formatEvent(data, options));
     if (bytes.length > this.#limits.maxEventBytes) throw new RangeError(`xsdot: SSE event of ${bytes.length} bytes over maxEventBytes (${this.#limits.maxEventBytes})`);
-    this.#enqueue(bytes);
+    this.enqueue(bytes);
     return true;
   }
 
@@ -167,7 +168,7 @@ export class EventStream implements Protocol {
     if (this.#channel !== undefined && this.#channel.queued === 0 && (this.#queue?.length ?? 0) === 0) this.#channel.close();
   }
 
-  #enqueue(bytes: Uint8Array): void {
+  private enqueue(bytes: Uint8Array): void {
     const channel = this.#channel as Channel;
     if (channel.queued === 0) {
       channel.send(bytes);
@@ -194,14 +195,14 @@ export class EventStream implements Protocol {
       try {
         result = source(this);
       } catch (error) {
-        this.#failed(error);
+        this.fail(error);
         return;
       }
       if (isThenable(result)) {
-        void result.then(() => this.close(), (error: unknown) => this.#failed(error));
+        void result.then(() => this.close(), (error: unknown) => this.fail(error));
       }
     } else {
-      void this.#pump(source);
+      void this.pump(source);
     }
   }
 
@@ -247,7 +248,7 @@ export class EventStream implements Protocol {
   }
 
   /** Pulls events from an iterable one at a time, each once the socket has taken the one before. */
-  async #pump(source: AsyncIterable<EventInit> | Iterable<EventInit>): Promise<void> {
+  private async pump(source: AsyncIterable<EventInit> | Iterable<EventInit>): Promise<void> {
     try {
       for await (const event of source as AsyncIterable<EventInit>) {
         if (this.#closed) break;
@@ -258,11 +259,11 @@ export class EventStream implements Protocol {
       }
       this.close();
     } catch (error) {
-      this.#failed(error);
+      this.fail(error);
     }
   }
 
-  #failed(error: unknown): void {
+  private fail(error: unknown): void {
     runtime().log('error', `xsdot: event stream failed: ${error instanceof Error ? error.message : String(error)}`);
     this.close();
   }

@@ -151,8 +151,10 @@ export function withWebSocket(handler: (request: Request, ws: WebSocket) => unkn
  * at once; the client's close is echoed, then the connection closes.
  */
 export class WebSocket implements Protocol, FrameSink {
+  // Helpers are TypeScript-private, not #private: XS gives every instance a slot per #method.
   readonly #limits: Limits;
-  readonly #handler: WebSocketHandler;
+  /** Until the socket opens: then the handler runs and is let go (it may hold the request). */
+  #handler: WebSocketHandler | undefined;
   readonly #parser: FrameParser;
   #channel: Channel | undefined;
   #state = CONNECTING;
@@ -205,7 +207,7 @@ export class WebSocket implements Protocol, FrameSink {
     if (channel.queued + payload.length + 10 > this.#limits.maxBufferedBytes) {
       throw new RangeError(`xsdot: WebSocket send over maxBufferedBytes (${this.#limits.maxBufferedBytes}): ${channel.queued} bytes still queued`);
     }
-    this.#write(text ? TEXT : BINARY, payload);
+    this.writeFrame(text ? TEXT : BINARY, payload);
     return true;
   }
 
@@ -239,7 +241,7 @@ export class WebSocket implements Protocol, FrameSink {
    */
   close(code = CLOSE_NORMAL, reason = ''): void {
     if (!isValidCloseCode(code)) throw new RangeError(`xsdot: ${code} is not a close code an endpoint may send`);
-    this.#closeWith(code, reason);
+    this.closeWith(code, reason);
   }
 
   // Protocol: the connection after the 101.
@@ -248,15 +250,17 @@ export class WebSocket implements Protocol, FrameSink {
     this.#channel = channel;
     this.#state = OPEN;
     channel.setTimeout(this.#limits.idleTimeout);
+    const handler = this.#handler as WebSocketHandler;
+    this.#handler = undefined;
     let result: unknown;
     try {
-      result = this.#handler(this);
+      result = handler(this);
     } catch (error) {
-      this.#handlerFailed(error);
+      this.handlerFailed(error);
       return;
     }
     if (isThenable(result)) {
-      void result.then(() => this.#handlerDone(), (error: unknown) => this.#handlerFailed(error));
+      void result.then(() => this.handlerDone(), (error: unknown) => this.handlerFailed(error));
     }
   }
 
@@ -269,8 +273,8 @@ export class WebSocket implements Protocol, FrameSink {
     } catch (error) {
       if (!(error instanceof WebSocketError)) throw error;
       // _Fail the WebSocket Connection_ (§7.1.7): say why, close without waiting for an answer.
-      this.#closeWith(error.code, error.message);
-      this.#end();
+      this.closeWith(error.code, error.message);
+      this.endAfterClose();
     }
   }
 
@@ -288,12 +292,12 @@ export class WebSocket implements Protocol, FrameSink {
     }
     // A client that took none of our bytes for a whole period, or answered nothing, not even a ping.
     if ((channel.queued > 0 && !this.#drained) || (!this.#heard && this.#pinged)) {
-      this.#closeWith(CLOSE_GOING_AWAY, 'idle');
+      this.closeWith(CLOSE_GOING_AWAY, 'idle');
       channel.close();
       return;
     }
     if (!this.#heard) {
-      this.#write(PING, new Uint8Array(0));
+      this.writeFrame(PING, new Uint8Array(0));
       this.#pinged = true;
     }
     this.#heard = false;
@@ -324,15 +328,15 @@ export class WebSocket implements Protocol, FrameSink {
     }
     const inbox = (this.#inbox ??= []);
     if (inbox.length >= this.#limits.maxQueuedMessages) {
-      this.#closeWith(CLOSE_POLICY, `more than maxQueuedMessages (${this.#limits.maxQueuedMessages}) waiting`);
-      this.#end();
+      this.closeWith(CLOSE_POLICY, `more than maxQueuedMessages (${this.#limits.maxQueuedMessages}) waiting`);
+      this.endAfterClose();
       return;
     }
     inbox.push(message);
   }
 
   onPing(payload: Uint8Array): void {
-    if (this.#state === OPEN) this.#write(PONG, payload);
+    if (this.#state === OPEN) this.writeFrame(PONG, payload);
   }
 
   onPong(): void {
@@ -350,18 +354,18 @@ export class WebSocket implements Protocol, FrameSink {
     // Echo the code (§5.5.1); an empty close is answered with an empty one.
     this.#echoed = true;
     this.#state = CLOSING;
-    this.#write(CLOSE, code === CLOSE_NO_STATUS ? new Uint8Array(0) : closePayload(code, new Uint8Array(0)));
-    this.#rejectWaiting();
+    this.writeFrame(CLOSE, code === CLOSE_NO_STATUS ? new Uint8Array(0) : closePayload(code, new Uint8Array(0)));
+    this.rejectWaiting();
     if ((this.#channel as Channel).queued === 0) this.#channel?.close();
     else this.#channel?.setTimeout(CLOSE_WAIT);
   }
 
-  #write(opcode: number, payload: Uint8Array): void {
+  private writeFrame(opcode: number, payload: Uint8Array): void {
     this.#channel?.send(encodeFrame(opcode, payload));
   }
 
   /** Sends our close frame (once) and waits for the client's. */
-  #closeWith(code: number, reason: string): void {
+  private closeWith(code: number, reason: string): void {
     if (this.#state !== OPEN && this.#state !== CONNECTING) return;
     this.code = code;
     this.reason = reason;
@@ -370,29 +374,29 @@ export class WebSocket implements Protocol, FrameSink {
       return;
     }
     this.#state = CLOSING;
-    this.#write(CLOSE, closePayload(code, runtime().utf8Encode(reason)));
-    this.#rejectWaiting();
+    this.writeFrame(CLOSE, closePayload(code, runtime().utf8Encode(reason)));
+    this.rejectWaiting();
     this.#channel.setTimeout(CLOSE_WAIT);
   }
 
   /** Closes the TCP connection once our close frame has gone (at most CLOSE_WAIT). */
-  #end(): void {
+  private endAfterClose(): void {
     this.#echoed = true;
     if ((this.#channel as Channel).queued === 0) this.#channel?.close();
   }
 
-  #rejectWaiting(): void {
+  private rejectWaiting(): void {
     const waiting = this.#waiting;
     this.#waiting = undefined;
     waiting?.reject(new WebSocketError(this.code, this.reason === '' ? 'WebSocket closed' : this.reason));
   }
 
-  #handlerDone(): void {
-    if (this.#state === OPEN) this.#closeWith(CLOSE_NORMAL, '');
+  private handlerDone(): void {
+    if (this.#state === OPEN) this.closeWith(CLOSE_NORMAL, '');
   }
 
-  #handlerFailed(error: unknown): void {
+  private handlerFailed(error: unknown): void {
     runtime().log('error', `xsdot: WebSocket handler failed: ${error instanceof Error ? error.message : String(error)}`);
-    if (this.#state === OPEN) this.#closeWith(CLOSE_INTERNAL_ERROR, '');
+    if (this.#state === OPEN) this.closeWith(CLOSE_INTERNAL_ERROR, '');
   }
 }

@@ -17,6 +17,7 @@ import { bundleFitEntry, describeRun, runFit } from '../../hosts/xs/fit/run';
 import type { KindAllocation } from '../../bench/fit/entry';
 import type { PeerFitResult } from '../../bench/fit/peer-entry';
 import type { ExtensionAllocation } from '../../bench/fit/extensions-entry';
+import type { LiveIdleCost } from '../../bench/fit/live-entry';
 
 /** A heap that never fills: allocation is counted, not collected. */
 const HUGE = { chunk: 64 * 1024 * 1024, heap: 1_000_000 };
@@ -63,6 +64,19 @@ const EXTENSION_BUDGETS: Record<string, Budget> = {
   token: { slots: 518, chunks: 2_590 },
   cors: { slots: 390, chunks: 2_475 },
   preflight: { slots: 672, chunks: 4_700 },
+};
+
+/**
+ * Live memory each idle live connection keeps (bench/fit/live-entry.ts: 4 at once, a browser's head):
+ * an event stream or WebSocket whose handler returned (the app sends from elsewhere), and one whose async
+ * handler is still running (its suspended frame keeps the request). For comparison, an idle keep-alive
+ * HTTP connection keeps 113 slots + 25 chunk bytes.
+ */
+const LIVE_BUDGETS: Record<string, Budget> = {
+  sse: { slots: 139, chunks: 31 },
+  'sse-awaiting': { slots: 266, chunks: 1_145 },
+  websocket: { slots: 163, chunks: 55 },
+  'websocket-awaiting': { slots: 356, chunks: 2_057 },
 };
 
 /** 4 concurrent GET /me of the peer app (10 rounds after boot and a login) complete in this fixed heap. */
@@ -128,6 +142,19 @@ test('allocation budgets: the request kinds of Login, BasicAuth, TokenAuth and C
   assert.deepEqual(rows.map((row) => row.status), [200, 303, 200, 200, 200, 200, 204]);
   const over = rows.flatMap((row) => within(row.kind, row, EXTENSION_BUDGETS[row.kind]));
   assert.deepEqual(over, [], 'the request path allocates more than its budget');
+});
+
+test('memory budgets: an idle Server-Sent Events stream and an idle WebSocket', async (t) => {
+  const binary = await fitHost((message) => t.skip(message));
+  if (binary === undefined) return;
+  const bundle = await bundleFitEntry('bench/fit/live-entry.ts');
+  const run = await runFit(binary, bundle, { preload: true, ...HUGE, arg: JSON.stringify({ connections: 4 }) });
+  assert.equal(run.exitCode, 0, describeRun(run));
+  const rows = (run.result as { idle: LiveIdleCost[] }).idle;
+  assert.deepEqual(rows.map((row) => row.kind), ['keep-alive', ...Object.keys(LIVE_BUDGETS)]);
+  for (const row of rows) t.diagnostic(`idle ${row.kind}: ${row.slots} slots + ${row.chunks} chunk bytes = ${Math.round(row.slots * 16 + row.chunks)} B per connection`);
+  const over = rows.filter((row) => row.kind !== 'keep-alive').flatMap((row) => within(`idle ${row.kind}`, row, LIVE_BUDGETS[row.kind]).map((line) => line.replace('per request', 'per connection')));
+  assert.deepEqual(over, [], 'an idle live connection keeps more than its budget');
 });
 
 test('allocation budgets: a heavier request path fails, naming the figure', () => {
