@@ -7,4 +7,5 @@ export {
   acceptKey, acceptWebSocket, withWebSocket, WebSocket, WEBSOCKET_DEFAULTS, CONNECTING, OPEN, CLOSING, CLOSED,
   type Message, type WebSocketHandler, type WebSocketOptions,
 } from './websocket';
+export { sleep } from './sleep';
 export { WebSocketError, FrameParser, encodeFrame, isValidUtf8, type FrameLimits, type FrameSink } from './frames';

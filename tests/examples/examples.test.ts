@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import WS from 'ws';
 import { spawnServer, type ServerProcess } from '../integration/process';
 
 const BUILD = process.env.XSDOT_EXAMPLES_BUILD;
@@ -136,4 +137,25 @@ test('cors: an allowed origin reads with credentials; a preflight gets exactly t
   const foreign = await fetch(`${url}/`, { headers: { Origin: 'https://example.org.evil.example' } });
   assert.equal(foreign.headers.get('access-control-allow-origin'), null);
   assert.equal(foreign.headers.get('vary'), 'Origin');
+}));
+
+test('live: the SSE counter from the Last-Event-ID on, and the WebSocket echo', () => run('live', async (url) => {
+  assert.match(await (await fetch(`${url}/`)).text(), /new EventSource\('\/count'\)/);
+  const events = await fetch(`${url}/count`, { headers: { 'Last-Event-ID': '41' } });
+  assert.equal(events.headers.get('content-type'), 'text/event-stream');
+  const reader = (events.body as ReadableStream<Uint8Array>).getReader();
+  let text = '';
+  while (!text.includes('id: 43\n')) text += new TextDecoder().decode((await reader.read()).value);
+  await reader.cancel();
+  assert.ok(text.startsWith('event: tick\nid: 42\ndata: 42\n\nevent: tick\nid: 43\n'), text);
+  const ws = new WS(`${url.replace('http:', 'ws:')}/echo`);
+  const echoed = new Promise<string>((resolve, reject) => {
+    ws.once('message', (data: Buffer) => resolve(data.toString()));
+    ws.once('error', reject);
+  });
+  ws.once('open', () => ws.send('hello, device ✓'));
+  assert.equal(await echoed, 'hello, device ✓');
+  const closed = new Promise<number>((resolve) => ws.once('close', resolve));
+  ws.close(1000);
+  assert.equal(await closed, 1000);
 }));
