@@ -7,7 +7,8 @@
  * - /login (POST starts a new session), / (status dashboard), /account (role, session count, sign out
  *   everywhere), /settings/password (change it: every other session of the user ends), POST /logout,
  *   /api/me (JSON for scripts; 401 when signed out), and for admins /settings (device name; users with
- *   roles admin / viewer: app/settings.ts, app/users.ts).
+ *   roles admin / viewer: app/settings.ts, app/users.ts); the dashboard's uptime and free memory live
+ *   over Server-Sent Events (app/live.ts).
  * - Passwords: PBKDF2-HMAC-SHA256 in the host key store. CSRF: same-origin check plus a session-bound
  *   token in every form. Guesses (password, setup code, current password) are throttled per client
  *   address and all together, except for browsers proving an earlier login with a device cookie (each
@@ -27,6 +28,7 @@ import * as pages from './app/pages';
 import { failure, fields, logEvent, notice, redirect } from './app/forms';
 import { DEVICE_NAME_STORE_KEY, deviceNameProblem, settingsRoutes } from './app/settings';
 import { Users } from './app/users';
+import { useLiveStatus } from './app/live';
 
 export interface LoginAppOptions {
   /** The device's name until one is saved at setup or in the settings (default "xsdot device"). */
@@ -254,6 +256,7 @@ export function createApp(options: LoginAppOptions = {}): App {
 
   // Signed-in pages.
   app.get('/', signedIn((request, session, user) => {
+    allowLiveScript(request);
     const host = runtime();
     const left = (session.expires ?? 0) - sessionClock();
     const idle = sessions.idleTimeout > 0 ? `, or after ${pages.formatDuration(sessions.idleTimeout)} without activity` : '';
@@ -308,6 +311,10 @@ export function createApp(options: LoginAppOptions = {}): App {
     newPasswordProblem,
     changePassword: (user, password) => changePassword(sessions, passwords, user, password),
   });
+
+  // The dashboard's live uptime and free memory (SSE), and the status over WebSocket for tools; last, so
+  // the other routes are matched before it.
+  const allowLiveScript = useLiveStatus(app, contentSecurityPolicy(pages.STYLE), (session) => userOf(session) !== undefined);
 
   return app;
 }

@@ -1,6 +1,7 @@
 /**
  * The login app's pages: small server-rendered HTML (each under 3 KB) with one inline stylesheet,
- * no scripts and no external assets, usable on a phone. Every interpolated value goes through `escape`.
+ * no external assets and no script but the dashboard's own (/live/status.js, app/live.ts), usable on a
+ * phone. Every interpolated value goes through `escape`.
  * This file holds the layout, the form parts and the pages of signing in; app/settings-pages.ts the
  * account and settings pages (a new group of pages gets a file of its own the same way).
  */
@@ -100,13 +101,15 @@ export interface Dashboard extends FormPage {
 }
 
 export function dashboardPage(page: Dashboard): string {
-  const memory = page.freeMemory === undefined ? '' : `<dt>Free memory</dt><dd>${escape(page.freeMemory)} bytes</dd>`;
+  const memory = page.freeMemory === undefined ? '' : `<dt>Free memory</dt><dd id="free-memory">${escape(page.freeMemory)} bytes</dd>`;
   return layout(page.device, 'Device status',
     message(page.message) +
-    `<dl class="box"><dt>Device</dt><dd>${escape(page.device)}</dd><dt>Uptime</dt><dd>${escape(page.uptime)}</dd>${memory}` +
+    `<dl class="box"><dt>Device</dt><dd>${escape(page.device)}</dd><dt>Uptime</dt><dd id="uptime">${escape(page.uptime)}</dd>${memory}` +
     `<dt>Signed in as</dt><dd>${escape(page.user)}</dd><dt>Session ends</dt><dd>${escape(page.expires)}</dd></dl>` +
     '<p><a href="/account">Account</a></p>' +
-    form('/logout', page.token, '', 'Sign out'));
+    form('/logout', page.token, '', 'Sign out') +
+    // Keeps uptime and free memory live (app/live.ts).
+    '<script src="/live/status.js" defer></script>');
 }
 
 export function passwordPage(page: FormPage): string {

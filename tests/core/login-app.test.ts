@@ -116,7 +116,7 @@ test('setup → login → dashboard → change password (other sessions revoked,
   assert.match(dashboard.text, /Kitchen &lt;Sensor&gt; &amp; &quot;Co&quot;/);
   assert.ok(!dashboard.text.includes('<Sensor>'));
   assert.match(dashboard.text, /<dt>Signed in as<\/dt><dd>admin<\/dd>/);
-  assert.match(dashboard.text, /<dt>Uptime<\/dt><dd>5 s<\/dd>/);
+  assert.match(dashboard.text, /<dt>Uptime<\/dt><dd id="uptime">5 s<\/dd>/);
   assert.match(dashboard.text, /<dt>Session ends<\/dt><dd>in 8 h 0 min, or after 30 min without activity<\/dd>/);
   assert.ok(!dashboard.text.includes('Free memory'), 'the Node runtime cannot tell');
   assert.deepEqual((await phone.get('/api/me')).json, { user: 'admin', device: 'Kitchen <Sensor> & "Co"', uptime: 5, expiresIn: 28_800 });
@@ -381,7 +381,9 @@ test('pages are small, labelled, phone-ready HTML without external assets', asyn
     sizes[name] = page.body.length;
     assert.ok(page.body.length < 3072, `${name} is ${page.body.length} bytes`);
     assert.match(page.text, /^<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">/);
-    assert.ok(!/<script|src=|https?:\/\/|style="/.test(page.text), `${name}: no scripts, external assets or inline style attributes`);
+    // The dashboard's one script is its own (app/live.ts), from this origin.
+    const text = name === 'dashboard' ? page.text.replace('<script src="/live/status.js" defer></script>', '') : page.text;
+    assert.ok(!/<script|src=|https?:\/\/|style="/.test(text), `${name}: no scripts but the dashboard's own, no external assets or inline style attributes`);
     for (const [, id] of page.text.matchAll(/<input id="([^"]+)"/g)) assert.ok(page.text.includes(`<label for="${id}">`), `${name}: #${id} has a label`);
   }
   console.log(`page sizes (bytes): ${JSON.stringify(sizes)}`);
@@ -393,7 +395,7 @@ test('the dashboard shows free memory where the host can tell', async () => {
   await browser.get('/setup');
   await browser.post('/setup', { code: device.code ?? '', password: PASSWORD, confirm: PASSWORD });
   await signIn(browser);
-  assert.match((await browser.get('/')).text, /<dt>Free memory<\/dt><dd>41234 bytes<\/dd>/);
+  assert.match((await browser.get('/')).text, /<dt>Free memory<\/dt><dd id="free-memory">41234 bytes<\/dd>/);
 });
 
 test('idle sessions end; the login page then starts a new anonymous session', async () => {
@@ -581,4 +583,27 @@ test('throttle, issue 12: 17 addresses flooding wrong passwords neither lock out
   const statuses: number[] = [];
   for (let i = 0; i < 5; i++) statuses.push((await thief.post('/login', { username: 'admin', password: `guess ${i}` })).status);
   assert.deepEqual(statuses, [401, 401, 401, 401, 429]);
+});
+
+test('live status: the dashboard alone may run its own script; the stream and socket need a session', async () => {
+  const device = boot();
+  const browser = device.browser();
+  await browser.get('/setup');
+  await browser.post('/setup', { code: device.code ?? '', password: PASSWORD, confirm: PASSWORD });
+  // Signed out: 401 before any upgrade or stream, JSON like every /api answer.
+  for (const path of ['/live/events', '/live/socket']) assert.equal((await browser.get(path)).status, 401, path);
+  const script = await browser.get('/live/status.js');
+  assert.equal(script.status, 200);
+  assert.equal(script.headers.get('content-type'), 'text/javascript; charset=utf-8');
+  assert.match(script.text, /new EventSource\("\/live\/events"\)/);
+  assert.equal((await browser.get('/live/nothing')).status, 404);
+  await signIn(browser);
+  const dashboard = await browser.get('/');
+  assertSecurityHeaders(dashboard, 'dashboard');
+  assert.match(dashboard.headers.get('content-security-policy') ?? '', /; script-src 'self'; connect-src 'self'$/);
+  for (const path of ['/settings/password', '/login', '/live/status.js']) {
+    assert.doesNotMatch((await browser.get(path)).headers.get('content-security-policy') ?? '', /script-src/, `${path} runs no script`);
+  }
+  // Signed in, but not a WebSocket handshake: 426 (the upgrade itself is tested over real sockets).
+  assert.equal((await browser.get('/live/socket')).status, 426);
 });
