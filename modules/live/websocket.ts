@@ -115,7 +115,7 @@ export function acceptWebSocket(request: Request, handler: WebSocketHandler, opt
   }
   const headers = request.headers;
   if (request.method !== 'GET' || request.version !== '1.1' || !listsToken(headers.get('upgrade'), 'websocket') || !listsToken(headers.get('connection'), 'upgrade')) {
-    throw new HttpError(426, 'WebSocket upgrade expected.', { headers: { Upgrade: 'websocket', Connection: 'Upgrade' } });
+    throw new HttpError(426, 'WebSocket upgrade expected.', { headers: { Upgrade: 'websocket' } });
   }
   const key = headers.get('sec-websocket-key');
   if (key === undefined || headers.getAll('sec-websocket-key').length !== 1 || !/^[A-Za-z0-9+/]{21}[AQgw]==$/.test(key)) {
