@@ -10,18 +10,23 @@
  * tests/node/budgets.test.ts guards the figures. Same protocol as bench/fit/entry.ts (`start(json)`,
  * then `step()`).
  *
- * `{ "connections": n }`: n of each kind (default 4, the device's connection cap).
+ * Scenarios (`start`'s JSON):
+ * - `{ "connections": n }`: the idle cost, n connections of each kind (default 4, the device's cap);
+ * - `{ "scenario": "fit" }`: the login app on the device's fixed heap (run it with Moddable Two's
+ *   creation block): a signed-in browser's dashboard stream open (`/live/events`, app/live.ts) while 3
+ *   session requests run at once (the 4th connection slot is the stream's), then the next status event
+ *   pushed by the app's timer. Reports the statuses and the status events the stream received.
  */
 import { fitCryptoProvider } from '../../hosts/xs/fit/digest';
 import { createXsRuntime } from '../../hosts/xs/runtime';
 import { pendingTimers, runNextTimer } from '../../hosts/xs/timers';
 import { App } from '../../modules/http/app';
-import { latin1Bytes } from '../../modules/http/bytes';
+import { latin1, latin1Bytes } from '../../modules/http/bytes';
 import { Server } from '../../modules/http/server';
 import { installRuntime } from '../../modules/runtime';
 import { withSSE, withWebSocket, type EventStream, type WebSocket } from '../../modules/live/index';
 import { DirectPeer, open, WINDOW } from '../direct-socket';
-import { BROWSER_HEADERS } from '../workload';
+import { BROWSER_HEADERS, bootDevice, send, sessionCookie, type Browser, type RequestKind } from '../workload';
 
 declare function __fitRandom(length: number): ArrayBuffer;
 declare function __fitMemory(): number[];
@@ -115,19 +120,51 @@ async function measure(connections: number): Promise<LiveIdleCost[]> {
   return rows;
 }
 
+export interface LiveFitResult {
+  /** Statuses of the stream's response and of the 3 concurrent session requests. */
+  statuses: number[];
+  /** Status events the stream received: one at once, one more after the app's interval. */
+  events: number;
+}
+
+/** The dashboard's stream open while 3 session requests run at once, on the device's fixed heap. */
+async function fit(): Promise<LiveFitResult> {
+  const device = await bootDevice();
+  const [a, b] = [await device.signedIn(), await device.signedIn()];
+  const peer = new DirectPeer(2048);
+  // The stream runs on a's server, as the dashboard's EventSource would next to its page loads.
+  open(a.client.server, peer, head('/live/events', `${SSE}Cookie: ${sessionCookie(a)}\r\n`));
+  await settle([peer]);
+  const count = () => (latin1(peer.response.subarray(0, peer.length)).match(/event: status\n/g) ?? []).length;
+  const request = async (kind: RequestKind, browser: Browser) => {
+    await null; // from the event loop, as a device runs a socket callback
+    return (await send(kind, browser)).status;
+  };
+  const statuses = [peer.status, ...await Promise.all([request('home', a), request('session', b), request('home', b)])];
+  const first = count();
+  // The app's timer pushes the next status (the fit host's timers are virtual: the next one fires now).
+  for (let i = 0; i < 8 && count() === first; i++) {
+    runNextTimer();
+    await settle([peer]);
+  }
+  if (peer.closed) throw new Error('the stream closed');
+  return { statuses, events: count() };
+}
+
 let state: 'idle' | 'running' | 'done' | 'failed' = 'idle';
 let outcome = '';
 
 export function start(json: string): void {
-  const options = JSON.parse(json) as { connections?: number };
+  const options = JSON.parse(json) as { scenario?: 'fit'; connections?: number };
   installRuntime({
     ...createXsRuntime({ log: (level, message) => print(`[${level}] ${message}`) }),
     randomBytes: (length) => new Uint8Array(__fitRandom(length)),
     crypto: fitCryptoProvider,
   });
   state = 'running';
-  measure(options.connections ?? 4).then(
-    (result) => { state = 'done'; outcome = JSON.stringify({ idle: result }); },
+  const run: Promise<unknown> = options.scenario === 'fit' ? fit() : measure(options.connections ?? 4).then((idle) => ({ idle }));
+  run.then(
+    (result) => { state = 'done'; outcome = JSON.stringify(result); },
     (error: unknown) => { state = 'failed'; outcome = error instanceof Error ? `${error.message}\n${error.stack ?? ''}` : String(error); },
   );
 }
