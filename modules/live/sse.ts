@@ -17,9 +17,9 @@
  * is found.
  */
 import { runtime } from '../runtime';
-import { isThenable } from '../http/app';
 import type { Request } from '../http/request';
 import { TakeoverResponse, type Channel, type Protocol } from '../http/takeover';
+import { runHandler } from './handler';
 
 export interface EventOptions {
   /** The event type (`event:`); the client's `message` event when absent. No CR or LF. */
@@ -191,16 +191,7 @@ export class EventStream implements Protocol {
     const source = this.#source as Source;
     this.#source = undefined;
     if (typeof source === 'function') {
-      let result: unknown;
-      try {
-        result = source(this);
-      } catch (error) {
-        this.fail(error);
-        return;
-      }
-      if (isThenable(result)) {
-        void result.then(() => this.close(), (error: unknown) => this.fail(error));
-      }
+      runHandler(source, this, () => this.close(), (error) => this.fail(error));
     } else {
       void this.pump(source);
     }

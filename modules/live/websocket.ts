@@ -14,7 +14,6 @@
  * when it returns (or throws: 1011) the socket closes.
  */
 import { runtime } from '../runtime';
-import { isThenable } from '../http/app';
 import { base64urlEncode } from '../crypto/base64url';
 import { pureSha1 } from '../crypto/sha1';
 import { normalizeAuthority } from '../http/authority';
@@ -25,6 +24,7 @@ import {
   BINARY, CLOSE, CLOSE_ABNORMAL, CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR, CLOSE_NO_STATUS, CLOSE_NORMAL, CLOSE_POLICY,
   closePayload, encodeFrame, FrameParser, isValidCloseCode, PING, PONG, TEXT, WebSocketError, type FrameSink,
 } from './frames';
+import { runHandler } from './handler';
 
 export interface WebSocketOptions {
   /** Payload bytes of one frame from the client. Over it: close 1009. Default 4096. */
@@ -252,16 +252,7 @@ export class WebSocket implements Protocol, FrameSink {
     channel.setTimeout(this.#limits.idleTimeout);
     const handler = this.#handler as WebSocketHandler;
     this.#handler = undefined;
-    let result: unknown;
-    try {
-      result = handler(this);
-    } catch (error) {
-      this.handlerFailed(error);
-      return;
-    }
-    if (isThenable(result)) {
-      void result.then(() => this.handlerDone(), (error: unknown) => this.handlerFailed(error));
-    }
+    runHandler(handler, this, () => this.handlerDone(), (error) => this.handlerFailed(error));
   }
 
   onData(bytes: Uint8Array): void {
