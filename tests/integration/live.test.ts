@@ -74,7 +74,11 @@ function open(url: string, options: WS.ClientOptions): Promise<{ ws: WS; message
     ws.on('message', (data: Buffer) => messages.push(data.toString()));
     const close = new Promise<number>((done) => ws.once('close', (code: number) => done(code)));
     ws.once('open', () => resolve({ ws, messages, close }));
-    ws.once('unexpected-response', (_request, response) => reject(new Error(`HTTP ${response.statusCode}`)));
+    // A refusal's connection is closed at once: the device has 4 slots, and this client holds some already.
+    ws.once('unexpected-response', (request, response) => {
+      request.destroy();
+      reject(new Error(`HTTP ${response.statusCode}`));
+    });
     ws.once('error', reject);
   });
 }
