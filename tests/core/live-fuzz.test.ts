@@ -38,7 +38,10 @@ interface Outcome {
 
 class Recorder implements FrameSink {
   readonly events: string[] = [];
-  constructor(readonly limits: FrameLimits) {}
+  readonly limits: FrameLimits;
+  constructor(limits: FrameLimits) {
+    this.limits = limits;
+  }
   onMessage(text: boolean, payload: Uint8Array): void {
     if (payload.length > this.limits.maxMessageBytes) throw new Error(`message of ${payload.length} bytes over the limit`);
     if (text && !isValidUtf8(payload)) throw new Error('text message that is not UTF-8');

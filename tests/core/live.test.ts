@@ -162,7 +162,12 @@ class FakeChannel implements Channel {
   closed = false;
   /** How many bytes the socket takes at once (0: it is stalled). */
   window = Infinity;
-  constructor(readonly onDrained: () => void, readonly onClose: () => void) {}
+  readonly onDrained: () => void;
+  readonly onClose: () => void;
+  constructor(onDrained: () => void, onClose: () => void) {
+    this.onDrained = onDrained;
+    this.onClose = onClose;
+  }
 
   send(bytes: Uint8Array): void {
     if (this.closed) return;
