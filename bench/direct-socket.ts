@@ -47,7 +47,7 @@ export class DirectPeer {
   /** More of the request arrives: the socket says so, as the event loop would. */
   arrive(count: number): void {
     this.available = Math.min(this.request.length, this.available + count);
-    if (!this.closed) this.socket?.options.onReadable?.(this.available - this.read);
+    if (!this.closed && this.socket !== undefined) this.socket.options.onReadable?.call(this.socket, this.available - this.read);
   }
 
   /** The status code of the response, or 0 before one arrived. */
@@ -70,6 +70,10 @@ export class DirectTCP implements TCPSocket {
 
   get remoteAddress(): string {
     return '127.0.0.1';
+  }
+
+  get target(): unknown {
+    return this.options.target;
   }
 
   read(count?: number): ArrayBuffer | undefined {
@@ -105,9 +109,9 @@ export class DirectTCP implements TCPSocket {
 export function open(server: Server, peer: DirectPeer, request: Uint8Array, available = request.length): void {
   peer.reset(request, available);
   server.accept(DirectTCP, peer);
-  const options = (peer.socket as DirectTCP).options;
-  options.onWritable?.(WINDOW);
-  options.onReadable?.(available);
+  const socket = peer.socket as DirectTCP;
+  socket.options.onWritable?.call(socket, WINDOW);
+  socket.options.onReadable?.call(socket, available);
 }
 
 /**
@@ -119,7 +123,7 @@ export async function exchange(server: Server, peer: DirectPeer, request: Uint8A
   for (let turns = 0; !peer.closed; turns++) {
     if (turns > 10_000) throw new Error('DirectTCP: the server never closed the connection');
     await null;
-    peer.socket?.options.onWritable?.(WINDOW);
+    if (peer.socket !== undefined) peer.socket.options.onWritable?.call(peer.socket, WINDOW);
   }
   return peer;
 }

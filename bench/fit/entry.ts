@@ -345,7 +345,7 @@ async function budgets(options: FitScenario): Promise<{ scenario: 'budgets'; all
     for (let turns = 0; peers.some((peer) => !peer.closed); turns++) {
       if (turns > 10_000) throw new Error(`${kind}: the server never closed the connections`);
       await null;
-      for (const peer of peers) if (!peer.closed) peer.socket?.options.onWritable?.(WINDOW);
+      for (const peer of peers) if (!peer.closed && peer.socket !== undefined) peer.socket.options.onWritable?.call(peer.socket, WINDOW);
     }
     after = memory();
     for (const peer of peers) if (peer.status !== 200) throw new Error(`${kind} ×${concurrency}: status ${peer.status}`);

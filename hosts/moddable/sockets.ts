@@ -40,24 +40,43 @@ export class ModdableTCP implements TCPSocket {
   /** The SDK reported an error or the peer's FIN: it grants no more writes. */
   #ended = false;
 
+  readonly #options: TCPOptions;
+
   constructor(options: TCPOptions) {
-    const { onReadable, onWritable, onError } = options;
+    this.#options = options;
+    // The same three functions for every socket (the SDK calls them with its socket as `this`, whose
+    // `target` is this wrapper): no closures per connection. `nodelay` as the core asks (TCP_NODELAY).
     this.#socket = new TCP({
       from: options.from as TCP,
       format: 'buffer',
-      onReadable: (count: number) => {
-        this.#native = count;
-        onReadable?.(this.#available());
-      },
-      onWritable: (count: number) => {
-        this.#writable = count;
-        onWritable?.(count);
-      },
-      onError: () => {
-        this.#ended = true;
-        onError?.(this.#writable > 0 ? undefined : NO_MORE_WRITES);
-      },
-    });
+      nodelay: options.nodelay,
+      target: this,
+      onReadable: ModdableTCP.#readable,
+      onWritable: ModdableTCP.#writableNow,
+      onError: ModdableTCP.#error,
+    } as ConstructorParameters<typeof TCP>[0]);
+  }
+
+  static #readable(this: { target: ModdableTCP }, count: number): void {
+    const self = this.target;
+    self.#native = count;
+    self.#options.onReadable?.call(self, self.#available());
+  }
+
+  static #writableNow(this: { target: ModdableTCP }, count: number): void {
+    const self = this.target;
+    self.#writable = count;
+    self.#options.onWritable?.call(self, count);
+  }
+
+  static #error(this: { target: ModdableTCP }): void {
+    const self = this.target;
+    self.#ended = true;
+    self.#options.onError?.call(self, self.#writable > 0 ? undefined : NO_MORE_WRITES);
+  }
+
+  get target(): unknown {
+    return this.#options.target;
   }
 
   get remoteAddress(): string | undefined {

@@ -61,7 +61,7 @@ export class NodeTCP implements TCPSocket {
       this.#chunks.push(data);
       this.#buffered += data.length;
       if (this.#buffered >= READ_BUFFER_LIMIT) socket.pause();
-      this.#options.onReadable?.(this.#buffered);
+      this.#options.onReadable?.call(this, this.#buffered);
     });
     socket.on('drain', () => this.#grantWrite());
     // A FIN ends the client's input, not its interest in the answers (allowHalfOpen): writes go on.
@@ -77,6 +77,10 @@ export class NodeTCP implements TCPSocket {
 
   get remotePort(): number | undefined {
     return this.#socket.remotePort;
+  }
+
+  get target(): unknown {
+    return this.#options.target;
   }
 
   read(count?: number): ArrayBuffer | undefined {
@@ -132,19 +136,19 @@ export class NodeTCP implements TCPSocket {
   #grantWrite(): void {
     if (this.#closed || this.#failed) return;
     this.#writable = Math.max(0, WRITE_WINDOW - this.#socket.writableLength);
-    if (this.#writable > 0) this.#options.onWritable?.(this.#writable);
+    if (this.#writable > 0) this.#options.onWritable?.call(this, this.#writable);
   }
 
   #endInput(): void {
     if (this.#inputEnded || this.#failed || this.#closed) return;
     this.#inputEnded = true;
-    this.#options.onError?.();
+    this.#options.onError?.call(this);
   }
 
   #fail(error: Error): void {
     if (this.#failed || this.#closed) return;
     this.#failed = true;
-    this.#options.onError?.(error);
+    this.#options.onError?.call(this, error);
   }
 }
 

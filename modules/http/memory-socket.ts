@@ -99,17 +99,21 @@ export class MemoryTCP implements TCPSocket {
     // As on a device: callbacks come later, never from inside the constructor.
     void Promise.resolve().then(() => {
       if (this.#peer.closed) {
-        this.#options.onError?.(new Error('connection reset'));
+        this.#options.onError?.call(this, new Error('connection reset'));
         return;
       }
       this.#grant();
-      if (this.#peer.toServer.length > 0) this.#options.onReadable?.(this.#peer.toServer.length);
-      if (this.#peer.inputEnded) this.#options.onError?.();
+      if (this.#peer.toServer.length > 0) this.#options.onReadable?.call(this, this.#peer.toServer.length);
+      if (this.#peer.inputEnded) this.#options.onError?.call(this);
     });
   }
 
   get remoteAddress(): string {
     return this.#peer.remoteAddress;
+  }
+
+  get target(): unknown {
+    return this.#options.target;
   }
 
   read(count?: number): ArrayBuffer | undefined {
@@ -143,18 +147,18 @@ export class MemoryTCP implements TCPSocket {
   notifyReadable(): void {
     const count = this.#peer.toServer.length;
     void Promise.resolve().then(() => {
-      if (!this.#peer.closed && count > 0) this.#options.onReadable?.(this.#peer.toServer.length);
+      if (!this.#peer.closed && count > 0) this.#options.onReadable?.call(this, this.#peer.toServer.length);
     });
   }
 
   /** @internal */
   notifyError(error: Error | undefined): void {
-    void Promise.resolve().then(() => this.#options.onError?.(error));
+    void Promise.resolve().then(() => this.#options.onError?.call(this, error));
   }
 
   #grant(): void {
     if (this.#peer.closed || !this.#peer.reads) return;
     this.#writable = WINDOW;
-    this.#options.onWritable?.(WINDOW);
+    this.#options.onWritable?.call(this, WINDOW);
   }
 }

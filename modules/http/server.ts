@@ -218,11 +218,26 @@ class Connection implements Channel {
     this.#socket = new TCP({
       from,
       format: 'buffer',
-      onReadable: (count: number) => this.#onReadable(count),
-      onWritable: (count: number) => this.#onWritable(count),
-      onError: (error?: unknown) => this.#onError(error),
+      nodelay: true,
+      target: this,
+      onReadable: Connection.#socketReadable,
+      onWritable: Connection.#socketWritable,
+      onError: Connection.#socketError,
     });
     this.#arm(this.#limits.idleTimeout);
+  }
+
+  // The socket callbacks, shared by every connection: the socket's `target` is the connection.
+  static #socketReadable(this: TCPSocket, count: number): void {
+    (this.target as Connection).#onReadable(count);
+  }
+
+  static #socketWritable(this: TCPSocket, count: number): void {
+    (this.target as Connection).#onWritable(count);
+  }
+
+  static #socketError(this: TCPSocket, error?: unknown): void {
+    (this.target as Connection).#onError(error);
   }
 
   /** The client key of the peer (address.ts), worked out only when the server is at its connection cap. */

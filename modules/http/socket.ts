@@ -15,21 +15,31 @@ export interface TCPSocket {
   close(): void;
   readonly remoteAddress?: string;
   readonly remotePort?: number;
+  /** `options.target` (ECMA-419's IO classes keep it): lets one shared callback find its connection without a closure per socket. */
+  readonly target?: unknown;
 }
 
+/**
+ * The callbacks are called with the socket as `this`, as ECMA-419 IO classes call them, whose `target` is `options.target`:
+ * a server passes the same three functions to every socket, not three closures per connection.
+ */
 export interface TCPOptions {
   /** The handle a Listener's `read()` returned. */
   from: unknown;
   format?: 'buffer';
+  /** Any value; the socket exposes it as `target`. */
+  target?: unknown;
+  /** Sends small writes at once (no Nagle delay); Moddable's name for TCP_NODELAY (hosts may ignore it). */
+  nodelay?: boolean;
   /** `count`: bytes now available to read. */
-  onReadable?: (count: number) => void;
+  onReadable?: (this: TCPSocket, count: number) => void;
   /** `count`: bytes that may now be written. */
-  onWritable?: (count: number) => void;
+  onWritable?: (this: TCPSocket, count: number) => void;
   /**
    * No more bytes will arrive. Without `error`, the peer closed its side (a FIN) and reads on: writes
    * still work. With one, the connection failed (or the host can write no more): close it now.
    */
-  onError?: (error?: unknown) => void;
+  onError?: (this: TCPSocket, error?: unknown) => void;
 }
 
 export type TCPConstructor = new (options: TCPOptions) => TCPSocket;
