@@ -10,7 +10,7 @@
  */
 import { runtime } from '../runtime';
 import { HttpError, statusText } from './errors';
-import type { Request } from './request';
+import { NO_PARAMS, type Request } from './request';
 import { Response, toResponse, type HandlerResult } from './response';
 import { splitPath, UrlPattern, type Params } from './router';
 
@@ -222,11 +222,14 @@ export class App {
 
   #match(request: Request): [Route, Params] {
     // As in microdot, hooks run for matched routes only; 404/405 go straight to the error handlers.
-    const segments = splitPath(request.path);
+    const path = request.path;
+    // Split only when a route with parameters is tried: a static pattern matches the path equal to it.
+    let segments: string[] | undefined;
     const method = request.method === 'HEAD' ? 'GET' : request.method;
     let allowed: string[] | undefined;
     for (const route of this.#routes) {
-      const params = route.pattern.match(segments);
+      const pattern = route.pattern;
+      const params = pattern.isStatic ? (pattern.pattern === path ? NO_PARAMS : undefined) : pattern.match(segments ??= splitPath(path));
       if (params === undefined) continue;
       if (route.methods.includes(method)) return [route, params];
       allowed = (allowed ?? []).concat(route.methods);

@@ -13,51 +13,79 @@ import { parseUrlencoded } from './urlencoded';
 
 export type AfterRequestHook = (request: Request, response: Response) => HandlerResult | Promise<HandlerResult>;
 
+const NO_HOOKS: readonly AfterRequestHook[] = Object.freeze([]);
+/** The params of a request before routing, and of a route without parameters (frozen: shared). */
+export const NO_PARAMS: Record<string, string | number> = Object.freeze({});
+
+/** What a request decodes on first use, in one object made only when one of them is asked for. */
+interface Decoded {
+  query?: MultiDict;
+  cookies?: Map<string, string[]>;
+  text?: string;
+  form?: MultiDict | null;
+  json?: { value: unknown };
+  g?: Record<string, unknown>;
+  afterRequestHooks?: AfterRequestHook[];
+}
+
+/**
+ * Few own fields on purpose: each is a slot of the device's heap per request, so the request line's
+ * parts are read from the parsed head, and what is decoded lazily shares one object.
+ */
 export class Request {
-  readonly method: string;
-  /** The path as sent, still percent-encoded (for logs, or a redirect that must keep its escapes). */
-  readonly rawPath: string;
-  /** The raw query string, without the `?`. */
-  readonly queryString: string;
-  readonly version: '1.0' | '1.1';
-  /**
-   * The authority the request was sent to (RFC 9112 §3.2.2): an absolute-form target's, else Host;
-   * undefined for HTTP/1.0 without Host. A server with an allow-list only routes requests naming it.
-   */
-  readonly authority: string | undefined;
-  /** Case-insensitive: `headers.get('content-type')`. */
-  readonly headers: Headers;
   /** The body bytes (at most `limits.maxBody`). */
   readonly body: Uint8Array;
   /** The peer's IP address where the socket tells it. */
   readonly clientAddress: string | undefined;
   /** Path parameters of the matched route, e.g. `{id: 42}` for `/users/<int:id>`. */
-  params: Record<string, string | number> = {};
+  params: Record<string, string | number> = NO_PARAMS;
   /** The app handling this request (the outermost one, when sub-apps are mounted). */
   app: App | undefined;
-  /** Per-request storage for hooks and handlers (microdot's `request.g`). */
-  readonly g: Record<string, unknown> = {};
-  /** Hooks run on the response of this request only (e.g. to save a session). */
-  readonly afterRequestHooks: AfterRequestHook[] = [];
+  readonly #head: RequestHead;
   readonly #limits: Pick<Limits, 'maxFormFields'>;
   #path: string | undefined;
-  #query: MultiDict | undefined;
-  #cookies: Map<string, string[]> | undefined;
-  #text: string | undefined;
-  #form: MultiDict | null | undefined;
-  #json: { value: unknown } | undefined;
+  #decoded: Decoded | undefined;
 
   constructor(head: RequestHead, body: Uint8Array, clientAddress: string | undefined, limits: Pick<Limits, 'maxFormFields'>) {
-    this.method = head.method;
-    const question = head.target.indexOf('?');
-    this.rawPath = question < 0 ? head.target : head.target.slice(0, question);
-    this.queryString = question < 0 ? '' : head.target.slice(question + 1);
-    this.version = head.version;
-    this.authority = head.authority;
-    this.headers = head.headers;
+    this.#head = head;
     this.body = body;
     this.clientAddress = clientAddress;
     this.#limits = limits;
+  }
+
+  get method(): string {
+    return this.#head.method;
+  }
+
+  /** The path as sent, still percent-encoded (for logs, or a redirect that must keep its escapes). */
+  get rawPath(): string {
+    const target = this.#head.target;
+    const question = target.indexOf('?');
+    return question < 0 ? target : target.slice(0, question);
+  }
+
+  /** The raw query string, without the `?`. */
+  get queryString(): string {
+    const target = this.#head.target;
+    const question = target.indexOf('?');
+    return question < 0 ? '' : target.slice(question + 1);
+  }
+
+  get version(): '1.0' | '1.1' {
+    return this.#head.version;
+  }
+
+  /**
+   * The authority the request was sent to (RFC 9112 §3.2.2): an absolute-form target's, else Host;
+   * undefined for HTTP/1.0 without Host. A server with an allow-list only routes requests naming it.
+   */
+  get authority(): string | undefined {
+    return this.#head.authority;
+  }
+
+  /** Case-insensitive: `headers.get('content-type')`. */
+  get headers(): Headers {
+    return this.#head.headers;
   }
 
   /**
@@ -71,7 +99,8 @@ export class Request {
 
   /** Query-string arguments (decoded, bounded like form fields). */
   get query(): MultiDict {
-    return (this.#query ??= parseUrlencoded(this.queryString, { maxFields: this.#limits.maxFormFields }));
+    const decoded = (this.#decoded ??= {});
+    return (decoded.query ??= parseUrlencoded(this.queryString, { maxFields: this.#limits.maxFormFields }));
   }
 
   /** microdot's name for `query`. */
@@ -94,6 +123,23 @@ export class Request {
     return this.#cookieMap().get(name) ?? [];
   }
 
+  /** Per-request storage for hooks and handlers (microdot's `request.g`). */
+  get g(): Record<string, unknown> {
+    const decoded = (this.#decoded ??= {});
+    return (decoded.g ??= {});
+  }
+
+  /** Hooks run on the response of this request only (e.g. to save a session), in the order registered. */
+  get afterRequestHooks(): readonly AfterRequestHook[] {
+    return this.#decoded?.afterRequestHooks ?? NO_HOOKS;
+  }
+
+  /** Registers a hook for this request's response (microdot's `request.after_request`). */
+  afterRequest(hook: AfterRequestHook): void {
+    const decoded = (this.#decoded ??= {});
+    (decoded.afterRequestHooks ??= []).push(hook);
+  }
+
   /** The media type of the body, lower-cased, without parameters. */
   get contentType(): string | undefined {
     const header = this.headers.getLower('content-type');
@@ -104,20 +150,23 @@ export class Request {
 
   /** The body as UTF-8 text. */
   get text(): string {
-    return (this.#text ??= this.body.length === 0 ? '' : runtime().utf8Decode(this.body));
+    const decoded = (this.#decoded ??= {});
+    return (decoded.text ??= this.body.length === 0 ? '' : runtime().utf8Decode(this.body));
   }
 
   /** Fields of an `application/x-www-form-urlencoded` body; undefined for other types. 400/413 on bad input. */
   get form(): MultiDict | undefined {
-    if (this.#form === undefined) {
-      this.#form = this.contentType === 'application/x-www-form-urlencoded' ? parseUrlencoded(this.text, { maxFields: this.#limits.maxFormFields }) : null;
+    const decoded = (this.#decoded ??= {});
+    if (decoded.form === undefined) {
+      decoded.form = this.contentType === 'application/x-www-form-urlencoded' ? parseUrlencoded(this.text, { maxFields: this.#limits.maxFormFields }) : null;
     }
-    return this.#form ?? undefined;
+    return decoded.form ?? undefined;
   }
 
   /** The parsed body of an `application/json` request; undefined for other types. 400 on invalid JSON. */
   get json(): unknown {
-    if (this.#json === undefined) {
+    const decoded = (this.#decoded ??= {});
+    if (decoded.json === undefined) {
       let value: unknown;
       if (this.contentType === 'application/json' || (this.contentType?.endsWith('+json') ?? false)) {
         try {
@@ -126,17 +175,13 @@ export class Request {
           throw new HttpError(400, 'Invalid JSON body');
         }
       }
-      this.#json = { value };
+      decoded.json = { value };
     }
-    return this.#json.value;
-  }
-
-  /** Registers a hook for this request's response (microdot's `request.after_request`). */
-  afterRequest(hook: AfterRequestHook): void {
-    this.afterRequestHooks.push(hook);
+    return decoded.json.value;
   }
 
   #cookieMap(): Map<string, string[]> {
-    return (this.#cookies ??= parseCookieHeader(this.headers.getLower('cookie')));
+    const decoded = (this.#decoded ??= {});
+    return (decoded.cookies ??= parseCookieHeader(this.headers.getLower('cookie')));
   }
 }

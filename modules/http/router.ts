@@ -13,6 +13,8 @@ export type Params = Record<string, string | number>;
 
 export class UrlPattern {
   readonly pattern: string;
+  /** True when every segment is static: the pattern matches exactly the path equal to it. */
+  readonly isStatic: boolean;
   readonly #segments: Segment[];
 
   constructor(pattern: string) {
@@ -32,6 +34,7 @@ export class UrlPattern {
       if (kind === 'path' && index !== parts.length - 1) throw new TypeError(`xsdot: route ${pattern}: <path:…> must be the last segment`);
       return { kind, name };
     });
+    this.isStatic = this.#segments.every((segment) => segment.kind === 'static');
   }
 
   /** Parameters when `segments` (the split, decoded path) match this pattern, else undefined. */
