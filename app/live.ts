@@ -113,6 +113,6 @@ export function useLiveStatus(app: App, csp: string, signedIn: (session: Session
     return undefined;
   };
   return (request) => {
-    request.afterRequestHooks.push(allowScript);
+    request.afterRequest(allowScript);
   };
 }

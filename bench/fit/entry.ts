@@ -144,7 +144,7 @@ async function inFlight(server: Server, peers: DirectPeer[], requests: Uint8Arra
   for (let turns = 0; peers.some((peer, i) => i < requests.length && !peer.closed); turns++) {
     if (turns > 100_000) throw new Error('headline: the server never closed the connections');
     await null;
-    for (const peer of peers) if (!peer.closed) peer.socket?.options.onWritable?.(WINDOW);
+    for (const peer of peers) if (!peer.closed && peer.socket !== undefined) peer.socket.options.onWritable?.call(peer.socket, WINDOW);
   }
   return requests.map((_, i) => peers[i].status);
 }

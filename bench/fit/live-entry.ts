@@ -71,7 +71,7 @@ function live(): { slots: number; chunks: number } {
 async function settle(peers: DirectPeer[]): Promise<void> {
   for (let i = 0; i < 4; i++) {
     await null;
-    for (const peer of peers) if (!peer.closed) peer.socket?.options.onWritable?.(WINDOW);
+    for (const peer of peers) if (!peer.closed && peer.socket !== undefined) peer.socket.options.onWritable?.call(peer.socket, WINDOW);
   }
 }
 
@@ -102,7 +102,7 @@ async function measure(connections: number): Promise<LiveIdleCost[]> {
     const warm = new DirectPeer(64);
     open(server, warm, request);
     await settle([warm]);
-    warm.socket?.options.onError?.();
+    if (warm.socket !== undefined) warm.socket.options.onError?.call(warm.socket);
     await settle([warm]);
     const peers = Array.from({ length: connections }, () => new DirectPeer(64));
     const before = live();
@@ -111,7 +111,7 @@ async function measure(connections: number): Promise<LiveIdleCost[]> {
     const after = live();
     for (const peer of peers) if (peer.closed || peer.status !== STATUS[kind]) throw new Error(`${kind}: status ${peer.status}, closed ${peer.closed}`);
     rows.push({ kind, connections, slots: (after.slots - before.slots) / connections, chunks: (after.chunks - before.chunks) / connections });
-    for (const peer of peers) peer.socket?.options.onError?.();
+    for (const peer of peers) if (peer.socket !== undefined) peer.socket.options.onError?.call(peer.socket);
     await settle(peers);
     streams.clear();
     sockets.clear();

@@ -58,13 +58,9 @@ export class Headers {
     for (let i = 0; i < this.#fields.length; i += 3) yield [this.#fields[i + 1], this.#fields[i + 2]];
   }
 
-  /** @internal The fields as `name: value\r\n` lines, in order, without those whose lower-case name is in `skip`. */
-  serialize(skip: readonly string[]): string {
-    let text = '';
-    for (let i = 0; i < this.#fields.length; i += 3) {
-      if (!skip.includes(this.#fields[i])) text += `${this.#fields[i + 1]}: ${this.#fields[i + 2]}\r\n`;
-    }
-    return text;
+  /** @internal The fields as flat triples — lower-case name, name as given, value — in order; read only. */
+  get raw(): readonly string[] {
+    return this.#fields;
   }
 
   /**

@@ -10,7 +10,8 @@ import { clientGroup } from './address';
 import { authorityStatus, HostAllowList } from './authority';
 import { connectionToEvict } from './fairness';
 import { latin1Bytes } from './bytes';
-import { HttpError, statusText } from './errors';
+import { encodeHead, writeHead, type ConnectionField, type Framing } from './head';
+import { HttpError } from './errors';
 import { resolveLimits, type Limits } from './limits';
 import { RequestParser, type ParsedRequest } from './parser';
 import { Request } from './request';
@@ -122,6 +123,13 @@ export class Server {
     return this.#closing;
   }
 
+  #headBuffer: Uint8Array | undefined;
+
+  /** @internal The buffer response heads are written into (made on first use: RAM, not flash). */
+  headBuffer(): Uint8Array {
+    return (this.#headBuffer ??= new Uint8Array(HEAD_BUFFER_BYTES));
+  }
+
   /** @internal */
   forget(connection: Connection): void {
     this.#connections.delete(connection);
@@ -137,7 +145,7 @@ export class Server {
 
   /** Answers 503 with Retry-After and closes; beyond a bound, closes at once without answering. */
   #refuse(TCP: TCPConstructor, from: unknown): void {
-    const bytes = serializeHead(503, new Headers({ 'Retry-After': String(this.retryAfter), 'Content-Type': 'text/plain; charset=utf-8' }),
+    const bytes = encodeHead(503, new Headers({ 'Retry-After': String(this.retryAfter), 'Content-Type': 'text/plain; charset=utf-8' }),
       'length', UNAVAILABLE.length, 'close', UNAVAILABLE);
     let socket: TCPSocket | undefined;
     let timer: TimerId | undefined;
@@ -406,7 +414,7 @@ class Connection implements Channel {
   takeOver(response: TakeoverResponse): false {
     this.#phase = 'live';
     this.#disarm();
-    this.#enqueue(serializeHead(response.status, response.headers, 'none', 0, response.upgrade ? 'upgrade' : 'close'));
+    this.#enqueue(encodeHead(response.status, response.headers, 'none', 0, response.upgrade ? 'upgrade' : 'close'));
     (protocols ??= new WeakMap()).set(this, response.protocol);
     response.protocol.start(this);
     this.#flush();
@@ -486,7 +494,10 @@ class Connection implements Channel {
     // A small body goes out with its head in one write: two small writes wait for the client's
     // delayed ACK (Nagle), ~40 ms per response on Moddable's Linux sockets.
     const inline = !noBody && bytes !== undefined && bytes.length <= COALESCE_BYTES ? bytes : undefined;
-    this.#enqueue(serializeHead(response.status, response.headers, framing, bytes?.length ?? 0, connection, inline));
+    const buffer = this.#server.headBuffer();
+    const length = writeHead(buffer, response.status, response.headers, framing, bytes?.length ?? 0, connection, inline);
+    if (length <= buffer.length) this.#write(buffer, length);
+    else this.#enqueue(encodeHead(response.status, response.headers, framing, bytes?.length ?? 0, connection, inline));
     if (!noBody && inline === undefined && bytes !== undefined && bytes.length > 0) this.#enqueue(bytes);
     if (streamed) return this.#sendStream(body as Iterable<BodyChunk> | AsyncIterable<BodyChunk>, noBody, version === '1.1', keepAlive);
     return this.#finish(keepAlive);
@@ -530,6 +541,25 @@ class Connection implements Channel {
     }
     if (chunked) this.#enqueue(CHUNK_END);
     return true;
+  }
+
+  /**
+   * Writes `buffer[0..length)` now when nothing waits before it and the socket takes it all (the
+   * socket copies it), else queues a copy: the buffer is the server's, reused by the next response.
+   */
+  #write(buffer: Uint8Array, length: number): void {
+    if (this.#closed) return;
+    if (this.#queue.length === 0 && length <= this.#writable) {
+      try {
+        this.#socket.write(buffer.subarray(0, length));
+      } catch {
+        this.close();
+        return;
+      }
+      this.#writable -= length;
+      return;
+    }
+    this.#queue.push(buffer.slice(0, length));
   }
 
   #enqueue(bytes: Uint8Array): void {
@@ -615,91 +645,15 @@ class Connection implements Channel {
   }
 }
 
-/** Fields the server writes itself, from the body it sends: never copied from the app's headers. */
-const FRAMING_FIELDS: readonly string[] = Object.freeze(['content-length', 'transfer-encoding', 'connection']);
-
 /** A body up to this many bytes is written together with its head (see `#send`). */
 const COALESCE_BYTES = 1024;
 
-type Framing = 'length' | 'chunked' | 'none';
-type ConnectionField = 'close' | 'keep-alive' | 'upgrade' | 'none';
-
-// Constant head pieces, encoded on first use (as bytes made at load time would be read-only in flash).
-let pieces: { contentLength: Uint8Array; chunked: Uint8Array; close: Uint8Array; keepAlive: Uint8Array; upgrade: Uint8Array; statusLines: Map<number, Uint8Array> } | undefined;
-
-function headPieces(): NonNullable<typeof pieces> {
-  return (pieces ??= {
-    contentLength: latin1Bytes('Content-Length: '),
-    chunked: latin1Bytes('Transfer-Encoding: chunked\r\n'),
-    close: latin1Bytes('Connection: close\r\n'),
-    keepAlive: latin1Bytes('Connection: keep-alive\r\n'),
-    upgrade: latin1Bytes('Connection: Upgrade\r\n'),
-    statusLines: new Map(),
-  });
-}
-
-/** `HTTP/1.1 <status> <reason>\r\n`, encoded once per status (the server speaks HTTP/1.1 to every 1.x client, RFC 9110 §6.2). */
-function statusLine(status: number): Uint8Array {
-  const lines = headPieces().statusLines;
-  let line = lines.get(status);
-  if (line === undefined) {
-    line = latin1Bytes(`HTTP/1.1 ${status} ${statusText(status)}\r\n`);
-    // Bounded: a status is a number from 100 to 599.
-    lines.set(status, line);
-  }
-  return line;
-}
-
-/** Decimal digits of a non-negative integer. */
-function digitCount(value: number): number {
-  let count = 1;
-  while (value >= 10) {
-    value = Math.floor(value / 10);
-    count++;
-  }
-  return count;
-}
-
 /**
- * The head — status line, the app's fields, the server's framing fields, the blank line — and `body`
- * when given, in one new buffer. Constant pieces are pre-encoded; the app's fields are encoded by the
- * host's native UTF-8 encoder in one call (a per-character loop allocates on XS, and a non-Latin-1
- * value keeps its characters); the Content-Length digits are written as bytes.
+ * The server's buffer for response heads (and small bodies with them): one for all connections, as
+ * a head is written to the socket at once — the socket copies it — or copied to the connection's queue.
+ * A longer head gets a buffer of its own.
  */
-function serializeHead(status: number, fields: Headers | undefined, framing: Framing, length: number, connection: ConnectionField, body?: Uint8Array): Uint8Array {
-  const constant = headPieces();
-  const line = statusLine(status);
-  const text = fields?.serialize(FRAMING_FIELDS);
-  const own = text === undefined || text.length === 0 ? undefined : runtime().utf8Encode(text);
-  const digits = framing === 'length' ? digitCount(length) : 0;
-  const framingBytes = framing === 'length' ? constant.contentLength.length + digits + 2 : framing === 'chunked' ? constant.chunked.length : 0;
-  const connectionBytes = connection === 'close' ? constant.close : connection === 'keep-alive' ? constant.keepAlive : connection === 'upgrade' ? constant.upgrade : undefined;
-  const out = new Uint8Array(line.length + (own?.length ?? 0) + framingBytes + (connectionBytes?.length ?? 0) + 2 + (body?.length ?? 0));
-  out.set(line, 0);
-  let at = line.length;
-  if (own !== undefined) {
-    out.set(own, at);
-    at += own.length;
-  }
-  if (framing === 'length') {
-    out.set(constant.contentLength, at);
-    at += constant.contentLength.length + digits;
-    for (let i = 1, rest = length; i <= digits; i++, rest = Math.floor(rest / 10)) out[at - i] = 48 + (rest % 10);
-    out[at++] = 13;
-    out[at++] = 10;
-  } else if (framing === 'chunked') {
-    out.set(constant.chunked, at);
-    at += constant.chunked.length;
-  }
-  if (connectionBytes !== undefined) {
-    out.set(connectionBytes, at);
-    at += connectionBytes.length;
-  }
-  out[at++] = 13;
-  out[at++] = 10;
-  if (body !== undefined) out.set(body, at);
-  return out;
-}
+const HEAD_BUFFER_BYTES = 512;
 
 function closeIterator(body: Iterable<BodyChunk> | AsyncIterable<BodyChunk>): void {
   const iterator = body as { return?: () => unknown };
