@@ -117,6 +117,8 @@ export class Server {
     this.#listener?.close();
     this.#listener = undefined;
     for (const connection of [...this.#connections]) connection.close();
+    if (this.#timer !== undefined) runtime().clearTimer(this.#timer);
+    this.#timer = undefined;
   }
 
   get closing(): boolean {
@@ -124,6 +126,36 @@ export class Server {
   }
 
   #headBuffer: Uint8Array | undefined;
+  /** The one timer for every connection's deadline, and when it fires. */
+  #timer: TimerId | undefined;
+  #timerDue = 0;
+  readonly #onTimer = (): void => this.#sweep();
+
+  /**
+   * @internal A connection's deadline is now `deadline`: the timer fires by then. A later deadline
+   * leaves the timer as it is (it re-arms for what is left when it fires), so phases cost no timer calls.
+   */
+  watch(deadline: number): void {
+    if (this.#timer !== undefined && this.#timerDue <= deadline) return;
+    const host = runtime();
+    if (this.#timer !== undefined) host.clearTimer(this.#timer);
+    this.#timerDue = deadline;
+    this.#timer = host.setTimer(this.#onTimer, Math.max(1, deadline - host.monotonic()));
+  }
+
+  /** Times out the connections whose deadline passed; re-arms for the earliest one left. */
+  #sweep(): void {
+    this.#timer = undefined;
+    const now = runtime().monotonic();
+    let next = 0;
+    for (const connection of this.#connections) {
+      const deadline = connection.deadline;
+      if (deadline === 0) continue;
+      if (deadline <= now) connection.timeOut();
+      else if (next === 0 || deadline < next) next = deadline;
+    }
+    if (next !== 0) this.watch(next);
+  }
 
   /** @internal The buffer response heads are written into (made on first use: RAM, not flash). */
   headBuffer(): Uint8Array {
@@ -203,21 +235,17 @@ class Connection implements Channel {
   #writable = 0;
   #queue: Uint8Array[] = [];
   #drained: (() => void) | undefined;
-  /** When the current phase times out (`runtime().monotonic()` ms); 0 while nothing can time out. */
-  #deadline = 0;
   /**
-   * The connection's one host timer and when it fires. A phase moves the deadline, not the timer: a
-   * timer that fires early re-arms for the rest, so a request costs one timer, not one per phase.
+   * When the current phase times out (`runtime().monotonic()` ms); 0 while nothing can time out. The
+   * server's one timer watches every connection's deadline (`Server.watch`): a connection costs no
+   * host timer and no closure.
    */
-  #timer: TimerId | undefined;
-  #timerDue = 0;
+  deadline = 0;
   #served = 0;
   #sentContinue = false;
   /** The peer closed its side (or the connection failed): no more bytes will arrive. */
   #peerClosed = false;
   #client: string | undefined;
-  /** The timer callback, made once per connection. */
-  readonly #onTimer = (): void => this.#onTimerFired();
 
   constructor(server: Server, TCP: TCPConstructor, from: unknown) {
     this.#server = server;
@@ -274,8 +302,6 @@ class Connection implements Channel {
     const protocol = this.#phase === 'live' ? protocols?.get(this) : undefined;
     this.#phase = 'closed';
     this.#disarm();
-    if (this.#timer !== undefined) runtime().clearTimer(this.#timer);
-    this.#timer = undefined;
     this.#queue = [];
     this.#drained?.();
     this.#server.forget(this);
@@ -594,7 +620,7 @@ class Connection implements Channel {
       // Bytes wait for the client: the send timeout restarts with each progress (once per flush, not
       // per write). While a request is still arriving, its own timeout stays in charge; a protocol
       // that took the connection over keeps its own.
-      if (this.#phase !== 'live' && (this.#deadline === 0 || (progressed && this.#phase === 'sending'))) this.#arm(this.#limits.sendTimeout);
+      if (this.#phase !== 'live' && (this.deadline === 0 || (progressed && this.#phase === 'sending'))) this.#arm(this.#limits.sendTimeout);
       return;
     }
     if (this.#phase === 'sending') this.#disarm();
@@ -606,29 +632,18 @@ class Connection implements Channel {
 
   /** The current phase times out `ms` from now. */
   #arm(ms: number): void {
-    const host = runtime();
-    this.#deadline = host.monotonic() + ms;
-    // A pending timer that fires no later than the deadline re-arms itself for the rest.
-    if (this.#timer !== undefined && this.#timerDue <= this.#deadline) return;
-    if (this.#timer !== undefined) host.clearTimer(this.#timer);
-    this.#timerDue = this.#deadline;
-    this.#timer = host.setTimer(this.#onTimer, ms);
+    this.deadline = runtime().monotonic() + ms;
+    this.#server.watch(this.deadline);
   }
 
   #disarm(): void {
-    this.#deadline = 0;
+    this.deadline = 0;
   }
 
-  #onTimerFired(): void {
-    this.#timer = undefined;
-    if (this.#closed || this.#deadline === 0) return;
-    const left = this.#deadline - runtime().monotonic();
-    if (left > 0) {
-      this.#timerDue = this.#deadline;
-      this.#timer = runtime().setTimer(this.#onTimer, left);
-      return;
-    }
-    this.#deadline = 0;
+  /** @internal Called by the server's timer once `deadline` has passed. */
+  timeOut(): void {
+    if (this.#closed || this.deadline === 0) return;
+    this.deadline = 0;
     this.#onTimeout();
   }
 
