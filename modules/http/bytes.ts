@@ -15,6 +15,8 @@ const LATIN1_SLICE = 128;
 
 /** Decodes bytes as Latin-1 (one char per byte): for HTTP heads, which are bytes, not UTF-8. */
 export function latin1(bytes: Uint8Array, start = 0, end = bytes.length): string {
+  // One slice (a field value, a method, a short target): no concatenation.
+  if (end - start <= LATIN1_SLICE) return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
   let text = '';
   // apply() in slices: every argument takes a slot of the XS stack, which is 512 slots on a Moddable
   // Two (a 2048-byte slice overflowed it: a fatal abort, not an exception); engines also cap the count.

@@ -152,8 +152,7 @@ export class RequestParser {
     }
     this.#head = parseHead(buffer, end, limits);
     this.#skipped = 0;
-    this.#buffer = buffer.subarray(end);
-    if (this.#buffer.length === 0) this.#buffer = EMPTY;
+    this.#buffer = end === buffer.length ? EMPTY : buffer.subarray(end);
     this.#scanned = 0;
     const length = this.#head.contentLength;
     this.#body = length > 0 ? new Uint8Array(length) : EMPTY;
@@ -207,7 +206,7 @@ export function parseHead(bytes: Uint8Array, end: number, limits: Limits): Reque
   for (let i = firstSpace + 1; i < secondSpace; i++) {
     if (bytes[i] <= 32 || bytes[i] >= 127) fail(400, 'Invalid character in request target');
   }
-  const method = latin1(bytes, 0, firstSpace);
+  const method = knownMethod(bytes, firstSpace) ?? latin1(bytes, 0, firstSpace);
   const rawTarget = latin1(bytes, firstSpace + 1, secondSpace);
   const target = parseTarget(rawTarget);
   const version = parseVersion(bytes, secondSpace + 1, lineStop);
@@ -239,6 +238,23 @@ export function parseHead(bytes: Uint8Array, end: number, limits: Limits): Reque
     headers.appendParsed(knownName(bytes, start, colon) ?? latin1(bytes, start, colon).toLowerCase(), latin1(bytes, valueStart, valueEnd));
   }
   return completeHead(method, target, version, headers, limits, target === rawTarget ? undefined : targetAuthority(rawTarget));
+}
+
+/** Methods whose names cost no string per request (the request line's method is case-sensitive, RFC 9110 §9.1). */
+const KNOWN_METHODS: readonly string[] = Object.freeze(['GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']);
+
+/** The known methods' bytes, one after another (read only: it may live in flash). */
+const KNOWN_METHOD_BYTES = latin1Bytes(KNOWN_METHODS.join(''));
+
+/** The known method `bytes[0..length)` spells exactly, or undefined. Compares bytes: on XS a `charCodeAt` call allocates. */
+function knownMethod(bytes: Uint8Array, length: number): string | undefined {
+  for (let k = 0, at = 0; k < KNOWN_METHODS.length; at += KNOWN_METHODS[k].length, k++) {
+    if (KNOWN_METHODS[k].length !== length) continue;
+    let i = 0;
+    while (i < length && bytes[i] === KNOWN_METHOD_BYTES[at + i]) i++;
+    if (i === length) return KNOWN_METHODS[k];
+  }
+  return undefined;
 }
 
 /**
@@ -311,7 +327,7 @@ function completeHead(method: string, target: string, version: '1.0' | '1.1', he
     expectContinue = version === '1.1';
   }
 
-  const connection = headers.getLower('connection')?.toLowerCase() ?? '';
+  const connection = headers.getLower('connection') ?? '';
   const keepAlive = version === '1.1' ? !hasToken(connection, 'close') : hasToken(connection, 'keep-alive');
   const absoluteForm = targetAuthority !== undefined;
   return { method, target, authority: absoluteForm ? targetAuthority : headers.getLower('host'), absoluteForm, version, headers, contentLength, keepAlive, expectContinue };
@@ -363,9 +379,13 @@ function parseVersion(bytes: Uint8Array, start: number, stop: number): '1.0' | '
   return minor === 0 ? '1.0' : '1.1';
 }
 
+/** True when the comma-separated `list` holds `token` (lower case), in any case. */
 function hasToken(list: string, token: string): boolean {
+  // The common values cost no string: only another spelling is lower-cased and split.
   if (list === token) return true;
-  if (list.indexOf(',') < 0) return list.trim() === token;
-  for (const part of list.split(',')) if (part.trim() === token) return true;
+  if (list === '') return false;
+  const lower = list.toLowerCase();
+  if (lower.indexOf(',') < 0) return lower.trim() === token;
+  for (const part of lower.split(',')) if (part.trim() === token) return true;
   return false;
 }
