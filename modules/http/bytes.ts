@@ -17,6 +17,10 @@ const LATIN1_SLICE = 128;
 export function latin1(bytes: Uint8Array, start = 0, end = bytes.length): string {
   // One slice (a field value, a method, a short target): no concatenation.
   if (end - start <= LATIN1_SLICE) return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
+  // Longer ASCII (a cookie, a long target): one native decode, where Latin-1 and UTF-8 agree.
+  let ascii = true;
+  for (let i = start; i < end && ascii; i++) ascii = bytes[i] < 0x80;
+  if (ascii) return runtime().utf8Decode(bytes.subarray(start, end));
   let text = '';
   // apply() in slices: every argument takes a slot of the XS stack, which is 512 slots on a Moddable
   // Two (a 2048-byte slice overflowed it: a fatal abort, not an exception); engines also cap the count.

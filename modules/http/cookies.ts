@@ -26,10 +26,28 @@ export interface CookieOptions {
  */
 export function parseCookieHeader(header: string | undefined): Map<string, string[]> {
   const cookies = new Map<string, string[]>();
-  if (header === undefined) return cookies;
+  if (header !== undefined) scanCookies(header, undefined, cookies);
+  return cookies;
+}
+
+/**
+ * The values of cookie `name` in a Cookie header, in order: `parseCookieHeader(header).get(name) ?? []`
+ * without the Map, and without a string for any other cookie's name or value.
+ */
+export function cookieValuesOf(header: string | undefined, name: string): string[] {
+  const values: string[] = [];
+  if (header !== undefined) scanCookies(header, name, values);
+  return values;
+}
+
+/** Adds each valid pair to `out`: every pair to a Map, or the values of the pairs named `only` to a list. */
+function scanCookies(header: string, only: string | undefined, out: Map<string, string[]> | string[]): void {
   const bytes = runtime().utf8Encode(header);
   // Not ASCII: the string path, whose trim() also knows the non-ASCII spaces.
-  if (bytes.length !== header.length) return parseCookieText(header, cookies);
+  if (bytes.length !== header.length) {
+    parseCookieText(header, only, out);
+    return;
+  }
   for (let start = 0; start <= bytes.length;) {
     let end = bytes.indexOf(SEMICOLON, start);
     if (end < 0) end = bytes.length;
@@ -47,13 +65,13 @@ export function parseCookieHeader(header: string | undefined): Map<string, strin
         valueStart++;
         valueEnd--;
       }
-      if (nameEnd > nameStart && allBytes(bytes, nameStart, nameEnd, isTokenByte) && allBytes(bytes, valueStart, valueEnd, isCookieOctet)) {
-        addCookie(cookies, header.slice(nameStart, nameEnd), header.slice(valueStart, valueEnd));
+      const named = only === undefined || (nameEnd - nameStart === only.length && header.startsWith(only, nameStart));
+      if (named && nameEnd > nameStart && allBytes(bytes, nameStart, nameEnd, isTokenByte) && allBytes(bytes, valueStart, valueEnd, isCookieOctet)) {
+        addCookie(out, only ?? header.slice(nameStart, nameEnd), header.slice(valueStart, valueEnd));
       }
     }
     start = end + 1;
   }
-  return cookies;
 }
 
 const SEMICOLON = 0x3b;
@@ -70,23 +88,26 @@ function allBytes(bytes: Uint8Array, start: number, end: number, test: (c: numbe
   return true;
 }
 
-function addCookie(cookies: Map<string, string[]>, name: string, value: string): void {
+function addCookie(cookies: Map<string, string[]> | string[], name: string, value: string): void {
+  if (Array.isArray(cookies)) {
+    cookies.push(value);
+    return;
+  }
   const values = cookies.get(name);
   if (values === undefined) cookies.set(name, [value]);
   else values.push(value);
 }
 
 /** `parseCookieHeader` on the string, for a header with non-ASCII characters. */
-function parseCookieText(header: string, cookies: Map<string, string[]>): Map<string, string[]> {
+function parseCookieText(header: string, only: string | undefined, cookies: Map<string, string[]> | string[]): void {
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;
     const name = part.slice(0, eq).trim();
     let value = part.slice(eq + 1).trim();
     if (value.length >= 2 && value.charCodeAt(0) === 34 && value.charCodeAt(value.length - 1) === 34) value = value.slice(1, -1);
-    if (isToken(name) && isCookieValue(value)) addCookie(cookies, name, value);
+    if ((only === undefined || name === only) && isToken(name) && isCookieValue(value)) addCookie(cookies, name, value);
   }
-  return cookies;
 }
 
 /** RFC 6265 cookie-octet: visible ASCII except DQUOTE, comma, semicolon and backslash. */

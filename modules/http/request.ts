@@ -1,6 +1,6 @@
 /** The request a handler receives: line, headers, cookies and a bounded body decoded on first use. */
 import { runtime } from '../runtime';
-import { parseCookieHeader } from './cookies';
+import { cookieValuesOf, parseCookieHeader } from './cookies';
 import { HttpError } from './errors';
 import type { App } from './app';
 import type { Headers } from './headers';
@@ -120,7 +120,9 @@ export class Request {
 
   /** Every value sent for a cookie name, in header order (more than one is suspicious for a session). */
   cookieValues(name: string): string[] {
-    return this.#cookieMap().get(name) ?? [];
+    // One name (a session's): scanned for, without the Map of every cookie the browser sent.
+    const cookies = this.#decoded?.cookies;
+    return cookies !== undefined ? cookies.get(name) ?? [] : cookieValuesOf(this.headers.getLower('cookie'), name);
   }
 
   /** Per-request storage for hooks and handlers (microdot's `request.g`). */

@@ -2,7 +2,7 @@ import '../support/install-host';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { isCookieValue, parseCookieHeader, serializeCookie } from '../../modules/http/cookies';
+import { cookieValuesOf, isCookieValue, parseCookieHeader, serializeCookie } from '../../modules/http/cookies';
 import { isToken } from '../../modules/http/headers';
 import { App, Response } from '../../modules/http/index';
 import { TestClient } from '../../modules/http/testclient';
@@ -75,4 +75,14 @@ test('the Cookie header scanned as bytes reads exactly what the string reading d
     const header = parts.join('');
     assert.deepEqual(parseCookieHeader(header), referenceCookies(header), JSON.stringify(header));
   }), { numRuns: 500 });
+});
+
+test('the values of one cookie name are exactly those of the whole parse, for any header and name', () => {
+  const pieces = fc.constantFrom('a', 'b', 'sid', '=', ';', ' ', '\t', '"', ',', '\\', 'x.y-z_1', '\u00a0', '\u00e9', '%20', '');
+  fc.assert(fc.property(fc.array(pieces, { maxLength: 24 }), fc.constantFrom('a', 'b', 'sid', 'x.y-z_1', 'ab', ''), (parts, name) => {
+    const header = parts.join('');
+    assert.deepEqual(cookieValuesOf(header, name), parseCookieHeader(header).get(name) ?? [], JSON.stringify([header, name]));
+  }), { numRuns: 1000 });
+  assert.deepEqual(cookieValuesOf(undefined, 'sid'), []);
+  assert.deepEqual(cookieValuesOf('sid=1; a=2; sid="3"; sidx=4; xsid=5', 'sid'), ['1', '3']);
 });
