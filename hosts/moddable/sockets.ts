@@ -27,6 +27,11 @@ import Listener from 'embedded:io/socket/listener';
 import TCP from 'embedded:io/socket/tcp';
 import type { ListenerConstructor, SocketProvider, TCPOptions, TCPSocket } from '../../modules/http/socket';
 
+/** The SDK's socket: `target` is what the options named (the wrapper). */
+interface Targeted {
+  readonly target: ModdableTCP;
+}
+
 const NO_MORE_WRITES = new Error('xsdot: the SDK grants no more writes after an error or the peer\'s FIN');
 
 export class ModdableTCP implements TCPSocket {
@@ -54,23 +59,23 @@ export class ModdableTCP implements TCPSocket {
       onReadable: ModdableTCP.#readable,
       onWritable: ModdableTCP.#writableNow,
       onError: ModdableTCP.#error,
-    } as ConstructorParameters<typeof TCP>[0]);
+    });
   }
 
-  static #readable(this: { target: ModdableTCP }, count: number): void {
-    const self = this.target;
+  static #readable(this: TCP, count: number): void {
+    const self = (this as unknown as Targeted).target;
     self.#native = count;
     self.#options.onReadable?.call(self, self.#available());
   }
 
-  static #writableNow(this: { target: ModdableTCP }, count: number): void {
-    const self = this.target;
+  static #writableNow(this: TCP, count: number): void {
+    const self = (this as unknown as Targeted).target;
     self.#writable = count;
     self.#options.onWritable?.call(self, count);
   }
 
-  static #error(this: { target: ModdableTCP }): void {
-    const self = this.target;
+  static #error(this: TCP): void {
+    const self = (this as unknown as Targeted).target;
     self.#ended = true;
     self.#options.onError?.call(self, self.#writable > 0 ? undefined : NO_MORE_WRITES);
   }
