@@ -22,7 +22,7 @@ export interface PeerBench {
 }
 
 /** A fixed 32-byte key: the runs must be repeatable (microdot's peer uses a fixed secret too). */
-const KEY = new Uint8Array(32).fill(7);
+export const PEER_KEY = new Uint8Array(32).fill(7);
 
 /** mp_heap.py's login: a form POST on its own connection. */
 const LOGIN = latin1Bytes('POST /login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\n' +
@@ -34,7 +34,7 @@ const LOGIN = latin1Bytes('POST /login HTTP/1.1\r\nHost: localhost\r\nContent-Ty
  * x-cli-lin bench's main).
  */
 export function setUpPeer(): PeerBench {
-  const server = new Server(createPeerApp(KEY));
+  const server = new Server(createPeerApp(PEER_KEY));
   const peer = new DirectPeer(1024);
   open(server, peer, LOGIN);
   const response = latin1(peer.response, 0, peer.length);

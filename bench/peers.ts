@@ -18,6 +18,10 @@
  *   x86-64 MicroPython (its HMAC is C); medians of alternating repetitions;
  * - device-like CPU per request: the same loop on the Moddable x-cli-lin build (bench/moddable, native
  *   Digest, built when $MODDABLE points to a built SDK), against microdot's x86-64 figure;
+ * - socket CPU per request, GET / and GET /me, with 4 keep-alive connections and with one connection per
+ *   request: the x-cli-lin build serving the peer app against microdot on x86-64 MicroPython, over loopback
+ *   sockets in a private network namespace, wrk -c4, the server's CPU less its idle CPU (bench/peer-sockets.ts;
+ *   `XSDOT_BENCH_SOCKET_SECONDS` per run, default 3);
  * - session cookie bytes (`name=value`) for {user: "admin"}: the peer apps.
  * Where this kernel cannot run 32-bit programs, they run under qemu-i386 (allocation and heap figures
  * are counts, the same under emulation; no CPU figure is taken from them).
@@ -31,6 +35,7 @@ import { buildFitHost } from '../hosts/xs/fit/build';
 import { bundleFitEntry, describeRun, runFit, type FitRun } from '../hosts/xs/fit/run';
 import type { PeerFitResult } from './fit/peer-entry';
 import type { PeerTiming } from './peer-timing';
+import type { SocketArgs, SocketRun } from './peer-sockets';
 import { BENCH_DIR, num, table, writeResults } from './report';
 import { runInXsnap } from './xsnap';
 
@@ -38,6 +43,7 @@ const run = promisify(execFile);
 const ROOT = join(BENCH_DIR, '..');
 const REPEATS = Number(process.env.XSDOT_BENCH_REPEATS ?? 4);
 const REQUESTS = Number(process.env.XSDOT_BENCH_REQUESTS ?? 1000);
+const SOCKET_SECONDS = Number(process.env.XSDOT_BENCH_SOCKET_SECONDS ?? 3);
 
 export interface PeerRow {
   figure: string;
@@ -181,6 +187,24 @@ async function main(): Promise<void> {
   }
   const cliNote = typeof cli === 'string' ? `not measured: ${cli}` : 'xsdot: x-cli-lin release, native Digest; microdot: x86-64 MicroPython';
 
+  // Over real loopback sockets, inside a private network namespace (the SDK's listener binds 0.0.0.0).
+  let sockets: SocketRun[] | string = typeof cli === 'string' ? cli : [];
+  if (typeof cli !== 'string') {
+    console.log(`socket CPU on x-cli-lin and microdot, ${REPEATS} alternating repetitions of ${SOCKET_SECONDS} s per route and mode…`);
+    sockets = await socketCpu(p, cli, REPEATS, SOCKET_SECONDS);
+  }
+  const socketUs = (side: SocketRun['side'], route: SocketRun['route'], mode: SocketRun['mode']): number | undefined => {
+    if (typeof sockets === 'string') return undefined;
+    const values = sockets.filter((r) => r.side === side && r.route === route && r.mode === mode && Number.isFinite(r.usPerRequest)).map((r) => r.usPerRequest);
+    return values.length > 0 ? median(values) : undefined;
+  };
+  const socketNote = (mode: SocketRun['mode']): string => {
+    if (typeof sockets === 'string') return `not measured: ${sockets}`;
+    const errors = sockets.filter((r) => r.mode === mode).reduce((sum, r) => sum + r.errors, 0);
+    const how = mode === 'keep-alive' ? 'wrk -c4 keep-alive (microdot closes each anyway)' : 'wrk -c4, Connection: close';
+    return `${how}; server CPU less idle, per 2xx answer; xsdot: x-cli-lin release (20 ms socket poll), microdot: x86-64 MicroPython${errors > 0 ? `; ${errors} requests not answered 2xx` : ''}`;
+  };
+
   const mpCookie = await microdotCookie(p);
   const rows: PeerRow[] = [
     row('bytes allocated per GET /me (32-bit; microdot over sockets)', 'B', bytesOf('/me'), mpStats.alloc_per_req_me as number),
@@ -193,14 +217,18 @@ async function main(): Promise<void> {
     row('in-process CPU per GET /me (x86-64, median)', 'µs', median(xsUs['/me']), median(mpUs['/me']), 'xsdot: pure-TS SHA-256; microdot: C HMAC'),
     row('device-like CPU per GET / (Moddable x-cli-lin, in-process, median)', 'µs', cliUs['/'].length ? median(cliUs['/']) : undefined, median(mpUs['/']), cliNote),
     row('device-like CPU per GET /me (Moddable x-cli-lin, in-process, median)', 'µs', cliUs['/me'].length ? median(cliUs['/me']) : undefined, median(mpUs['/me']), cliNote),
+    row('socket CPU per GET / (4 keep-alive connections, minus idle, median)', 'µs', socketUs('xsdot', '/', 'keep-alive'), socketUs('microdot', '/', 'keep-alive'), socketNote('keep-alive')),
+    row('socket CPU per GET /me (4 keep-alive connections, minus idle, median)', 'µs', socketUs('xsdot', '/me', 'keep-alive'), socketUs('microdot', '/me', 'keep-alive'), socketNote('keep-alive')),
+    row('socket CPU per GET / (one connection per request, minus idle, median)', 'µs', socketUs('xsdot', '/', 'close'), socketUs('microdot', '/', 'close'), socketNote('close')),
+    row('socket CPU per GET /me (one connection per request, minus idle, median)', 'µs', socketUs('xsdot', '/me', 'close'), socketUs('microdot', '/me', 'close'), socketNote('close')),
     row('session cookie name=value for {user: "admin"} (peer apps)', 'B', xsCookie, mpCookie),
   ];
   console.log('');
   console.log(table(['figure', 'unit', 'xsdot', 'microdot', 'xsdot ÷ microdot'],
     rows.map((r) => [r.figure + (r.note ? ` — ${r.note}` : ''), r.unit, num(r.xsdot ?? undefined, r.unit === 'µs' ? 1 : 0), num(r.microdot ?? undefined, r.unit === 'µs' ? 1 : 0), r.ratio === null ? '—' : `${r.ratio.toFixed(2)}×`])));
-  console.log(`\nNot measured here: CPU per request over sockets.${p.emulated32 ? ' 32-bit MicroPython ran under qemu-i386 (counts only).' : ''}`);
+  if (p.emulated32) console.log('\n32-bit MicroPython ran under qemu-i386 (counts only).');
   console.log(`(${((performance.now() - startedAt) / 1000).toFixed(0)} s)`);
-  const file = writeResults('peers', { date: new Date().toISOString(), rows, raw: { xsAlloc, mpStats, mpSearch, mp32, xsUs, cliUs, mpUs } });
+  const file = writeResults('peers', { date: new Date().toISOString(), rows, raw: { xsAlloc, mpStats, mpSearch, mp32, xsUs, cliUs, mpUs, sockets } });
   console.log(`JSON: ${file}`);
 }
 
@@ -231,6 +259,32 @@ async function runCli(cli: { executable: string }): Promise<PeerTiming[]> {
   try {
     const { stdout } = await run(cli.executable, [], { env: { ...process.env, XSDOT_DATA_DIR: data }, timeout: 300_000, maxBuffer: 16 << 20 });
     return stdout.split('\n').filter((line) => line.startsWith('@peer ')).map((line) => JSON.parse(line.slice(6)) as PeerTiming);
+  } finally {
+    rmSync(data, { recursive: true, force: true });
+  }
+}
+
+/**
+ * bench/peer-sockets.ts in a private network namespace (`unshare -n`, or `-rn` when not root, then
+ * `ip link set lo up`): the x-cli-lin server and microdot over loopback sockets. Its runs, or why not.
+ */
+async function socketCpu(p: Peers, cli: { executable: string }, repeats: number, seconds: number): Promise<SocketRun[] | string> {
+  const data = mkdtempSync(join(tmpdir(), 'xsdot-peers-'));
+  const args: SocketArgs = {
+    cli: cli.executable, data, micropython: p.micropython, scripts: p.scripts, cwd: join(p.dir, 'app'),
+    env: { MICROPYPATH: p.env.MICROPYPATH as string }, seconds, repeats,
+  };
+  const root = process.getuid?.() === 0;
+  const node = `exec '${process.execPath}' --import tsx '${join(BENCH_DIR, 'peer-sockets.ts')}' '${JSON.stringify(args)}'`;
+  try {
+    const { stdout } = await run('unshare', [root ? '-n' : '-rn', 'sh', '-c', `ip link set lo up && ${node}`], {
+      cwd: ROOT, timeout: (repeats * 8 * (2 * seconds + 5) + 120) * 1000, maxBuffer: 16 << 20,
+    });
+    const line = stdout.split('\n').find((text) => text.startsWith('@sockets '));
+    if (line === undefined) return `bench/peer-sockets.ts printed no result: ${stdout.slice(-300)}`;
+    return (JSON.parse(line.slice(9)) as { runs: SocketRun[] }).runs;
+  } catch (error) {
+    return `bench/peer-sockets.ts failed: ${String((error as { stderr?: string }).stderr ?? error).trim().split('\n').slice(-3).join(' / ')}`;
   } finally {
     rmSync(data, { recursive: true, force: true });
   }
