@@ -32,6 +32,7 @@ import { homedir, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { buildFitHost } from '../hosts/xs/fit/build';
+import { testBuildPath } from '../scripts/mcconfig-tsc/index';
 import { bundleFitEntry, describeRun, runFit, type FitRun } from '../hosts/xs/fit/run';
 import type { PeerFitResult } from './fit/peer-entry';
 import type { PeerTiming } from './peer-timing';
@@ -244,8 +245,9 @@ async function buildCli(): Promise<string | { executable: string }> {
   mkdirSync(outDir, { recursive: true });
   console.log('building bench/moddable for x-cli-lin…');
   try {
+    // Types stripped per module (scripts/mcconfig-tsc), not type-checked per module: npm run typecheck does that.
     await run(join(tools, 'mcconfig'), ['-m', '-p', 'x-cli-lin', '-t', 'build', '-o', outDir, join(BENCH_DIR, 'moddable', 'manifest.json')], {
-      cwd: ROOT, env: { ...process.env, PATH: `${tools}:${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH ?? ''}` }, maxBuffer: 64 << 20,
+      cwd: ROOT, env: { ...process.env, PATH: testBuildPath(tools) }, maxBuffer: 64 << 20,
     });
   } catch (error) {
     return `the x-cli-lin build failed: ${String((error as { stderr?: string }).stderr ?? error).trim().split('\n').slice(-3).join(' / ')}`;
