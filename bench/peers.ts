@@ -32,7 +32,7 @@ import { homedir, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { buildFitHost } from '../hosts/xs/fit/build';
-import { testBuildPath } from '../scripts/mcconfig-tsc/index';
+import { testBuildPath, typecheckBuild } from '../scripts/mcconfig-tsc/index';
 import { bundleFitEntry, describeRun, runFit, type FitRun } from '../hosts/xs/fit/run';
 import type { PeerFitResult } from './fit/peer-entry';
 import type { PeerTiming } from './peer-timing';
@@ -245,10 +245,11 @@ async function buildCli(): Promise<string | { executable: string }> {
   mkdirSync(outDir, { recursive: true });
   console.log('building bench/moddable for x-cli-lin…');
   try {
-    // Types stripped per module (scripts/mcconfig-tsc), not type-checked per module: npm run typecheck does that.
+    // Types stripped per module (scripts/mcconfig-tsc), then the build type-checked once.
     await run(join(tools, 'mcconfig'), ['-m', '-p', 'x-cli-lin', '-t', 'build', '-o', outDir, join(BENCH_DIR, 'moddable', 'manifest.json')], {
       cwd: ROOT, env: { ...process.env, PATH: testBuildPath(tools) }, maxBuffer: 64 << 20,
     });
+    if (typecheckBuild(outDir) !== 0) return 'the x-cli-lin build does not type-check (see tsc above)';
   } catch (error) {
     return `the x-cli-lin build failed: ${String((error as { stderr?: string }).stderr ?? error).trim().split('\n').slice(-3).join(' / ')}`;
   }
