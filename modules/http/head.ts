@@ -1,6 +1,7 @@
 /**
- * Response heads as bytes (RFC 9112 §4, §5): status line, the app's fields, the server's framing fields,
- * the blank line, and a small body after them, written into a buffer the caller reuses. The constant
+ * Response heads as bytes (RFC 9112 §4, §5): status line, the app's fields (a Content-Type the framework
+ * set first), the server's framing fields, the blank line, and a small body after them, written into a
+ * buffer the caller reuses. The constant
  * pieces — every status line the server names, the framing fields, the framework's Content-Type lines —
  * are encoded once when the module loads (read-only bytes: in flash when preloaded), so a common
  * response allocates nothing here; other fields are encoded by the host's native UTF-8 encoder.
@@ -48,24 +49,43 @@ function digitCount(value: number): number {
   return count;
 }
 
+/** The framework's Content-Type line `raw[i..i+3)` is, or -1. */
+function contentTypeLine(raw: readonly string[], i: number): number {
+  return raw[i] === 'content-type' && raw[i + 1] === 'Content-Type' ? CONTENT_TYPES.indexOf(raw[i + 2]) : -1;
+}
+
+/**
+ * The app's fields but the framing fields and a pre-encoded Content-Type line, as `name: value\r\n`
+ * lines in order, in one native UTF-8 encode (a per-character loop allocates on XS, and a non-Latin-1
+ * value keeps its characters); undefined when there are none. Pass it to `writeHead`.
+ */
+export function encodeFields(fields: Headers | undefined): Uint8Array | undefined {
+  if (fields === undefined) return undefined;
+  const raw = fields.raw;
+  let text = '';
+  for (let i = 0; i < raw.length; i += 3) {
+    if (!FRAMING_FIELDS.includes(raw[i]) && contentTypeLine(raw, i) < 0) text += `${raw[i + 1]}: ${raw[i + 2]}\r\n`;
+  }
+  return text === '' ? undefined : runtime().utf8Encode(text);
+}
+
 /**
  * Writes the head — and `body` after it, when given — into `out` from index 0; returns its length.
  * When that is more than `out.length`, `out` holds only part of it: write again into a buffer that
- * long. `length` is the Content-Length for `framing` 'length'.
+ * long. `other` is `encodeFields(fields)`; `length` the Content-Length for `framing` 'length'.
  */
-export function writeHead(out: Uint8Array, status: number, fields: Headers | undefined, framing: Framing, length: number, connection: ConnectionField, body?: Uint8Array): number {
+export function writeHead(out: Uint8Array, status: number, fields: Headers | undefined, other: Uint8Array | undefined, framing: Framing, length: number, connection: ConnectionField, body?: Uint8Array): number {
   let at = put(out, 0, HTTP_1_1);
   const known = STATUS_CODES.indexOf(status);
   at = put(out, at, known >= 0 ? STATUS_LINES[known] : latin1Bytes(`${status} \r\n`));
   if (fields !== undefined) {
     const raw = fields.raw;
     for (let i = 0; i < raw.length; i += 3) {
-      if (FRAMING_FIELDS.includes(raw[i])) continue;
-      const type = raw[i] === 'content-type' && raw[i + 1] === 'Content-Type' ? CONTENT_TYPES.indexOf(raw[i + 2]) : -1;
-      // One native call per field: a per-character loop allocates on XS, and a non-Latin-1 value keeps its characters.
-      at = put(out, at, type >= 0 ? CONTENT_TYPE_LINES[type] : runtime().utf8Encode(`${raw[i + 1]}: ${raw[i + 2]}\r\n`));
+      const type = contentTypeLine(raw, i);
+      if (type >= 0 && !FRAMING_FIELDS.includes(raw[i])) at = put(out, at, CONTENT_TYPE_LINES[type]);
     }
   }
+  if (other !== undefined) at = put(out, at, other);
   if (framing === 'length') {
     at = put(out, at, CONTENT_LENGTH);
     const digits = digitCount(length);
@@ -89,7 +109,8 @@ export function writeHead(out: Uint8Array, status: number, fields: Headers | und
 
 /** The head (and `body`) in a new buffer of its exact length. */
 export function encodeHead(status: number, fields: Headers | undefined, framing: Framing, length: number, connection: ConnectionField, body?: Uint8Array): Uint8Array {
-  const out = new Uint8Array(writeHead(EMPTY, status, fields, framing, length, connection, body));
-  writeHead(out, status, fields, framing, length, connection, body);
+  const other = encodeFields(fields);
+  const out = new Uint8Array(writeHead(EMPTY, status, fields, other, framing, length, connection, body));
+  writeHead(out, status, fields, other, framing, length, connection, body);
   return out;
 }

@@ -10,7 +10,7 @@ import { clientGroup } from './address';
 import { authorityStatus, HostAllowList } from './authority';
 import { connectionToEvict } from './fairness';
 import { latin1Bytes } from './bytes';
-import { encodeHead, writeHead, type ConnectionField, type Framing } from './head';
+import { encodeFields, encodeHead, writeHead, type ConnectionField, type Framing } from './head';
 import { HttpError } from './errors';
 import { resolveLimits, type Limits } from './limits';
 import { RequestParser, type ParsedRequest } from './parser';
@@ -520,10 +520,14 @@ class Connection implements Channel {
     // A small body goes out with its head in one write: two small writes wait for the client's
     // delayed ACK (Nagle), ~40 ms per response on Moddable's Linux sockets.
     const inline = !noBody && bytes !== undefined && bytes.length <= COALESCE_BYTES ? bytes : undefined;
-    const buffer = this.#server.headBuffer();
-    const length = writeHead(buffer, response.status, response.headers, framing, bytes?.length ?? 0, connection, inline);
-    if (length <= buffer.length) this.#write(buffer, length);
-    else this.#enqueue(encodeHead(response.status, response.headers, framing, bytes?.length ?? 0, connection, inline));
+    const other = encodeFields(response.headers);
+    let buffer = this.#server.headBuffer();
+    const length = writeHead(buffer, response.status, response.headers, other, framing, bytes?.length ?? 0, connection, inline);
+    if (length > buffer.length) {
+      buffer = new Uint8Array(length);
+      writeHead(buffer, response.status, response.headers, other, framing, bytes?.length ?? 0, connection, inline);
+    }
+    this.#write(buffer, length);
     if (!noBody && inline === undefined && bytes !== undefined && bytes.length > 0) this.#enqueue(bytes);
     if (streamed) return this.#sendStream(body as Iterable<BodyChunk> | AsyncIterable<BodyChunk>, noBody, version === '1.1', keepAlive);
     return this.#finish(keepAlive);
@@ -571,13 +575,13 @@ class Connection implements Channel {
 
   /**
    * Writes `buffer[0..length)` now when nothing waits before it and the socket takes it all (the
-   * socket copies it), else queues a copy: the buffer is the server's, reused by the next response.
+   * socket copies it), else queues it — a copy when it is the server's head buffer, reused by the next response.
    */
   #write(buffer: Uint8Array, length: number): void {
     if (this.#closed) return;
     if (this.#queue.length === 0 && length <= this.#writable) {
       try {
-        this.#socket.write(buffer.subarray(0, length));
+        this.#socket.write(length === buffer.length ? buffer : buffer.subarray(0, length));
       } catch {
         this.close();
         return;
@@ -585,7 +589,7 @@ class Connection implements Channel {
       this.#writable -= length;
       return;
     }
-    this.#queue.push(buffer.slice(0, length));
+    this.#queue.push(buffer === this.#server.headBuffer() ? buffer.slice(0, length) : buffer);
   }
 
   #enqueue(bytes: Uint8Array): void {
