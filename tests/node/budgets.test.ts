@@ -83,7 +83,7 @@ const LIVE_BUDGETS: Record<string, Budget> = {
 };
 
 /** 4 concurrent GET /me of the peer app (10 rounds after boot and a login) complete in this fixed heap. */
-const PEER_CONCURRENT_HEAP = { heap: 1_290, chunk: 6_250 };
+const PEER_CONCURRENT_HEAP = { heap: 1_050, chunk: 5_700 };
 
 async function fitHost(skip: (message: string) => void): Promise<string | undefined> {
   try {
