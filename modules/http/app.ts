@@ -12,7 +12,7 @@ import { runtime } from '../runtime';
 import { HttpError, statusText } from './errors';
 import { NO_PARAMS, type Request } from './request';
 import { Response, toResponse, type HandlerResult } from './response';
-import { splitPath, UrlPattern, type Params } from './router';
+import { canonicalPath, splitPath, UrlPattern, type Params } from './router';
 
 export type Handler = (request: Request) => HandlerResult | Promise<HandlerResult>;
 /** Runs before the handler; returning anything but undefined answers with it instead. */
@@ -23,8 +23,19 @@ export type ErrorHandler = (request: Request, error: unknown) => HandlerResult |
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type ErrorClass = abstract new (...args: any[]) => unknown;
 
+/** Per-route options (the fourth argument of `route`, the third of `get`/`post`/…). */
+export interface RouteOptions {
+  /**
+   * The route takes its body as a stream (`request.stream`, body.ts) of at most this many bytes
+   * (413 beyond), instead of whole within the server's maxBody; chunked bodies are accepted too.
+   */
+  maxStreamBody?: number;
+}
+
 interface Route {
   methods: readonly string[];
+  /** Set only for a route with `maxStreamBody`. */
+  maxStreamBody?: number;
   pattern: UrlPattern;
   handler: Handler;
   /** Hook lists of the apps this route was mounted through, outermost first (shared, so later hooks apply). */
@@ -39,26 +50,54 @@ export class App {
   readonly #afterError: AfterHook[] = [];
   readonly #statusHandlers = new Map<number, ErrorHandler>();
   readonly #classHandlers: [ErrorClass, ErrorHandler][] = [];
+  /** Routes taking a streamed body: while 0, `streamLimit` answers at once. */
+  #streaming = 0;
 
   /**
    * Adds a route: `route(path, handler)` for GET, `route(path, ['GET', 'POST'], handler)` for the methods
    * named (microdot's `@app.route(url, methods=[...])`). Returns the handler, so it can be reused.
    */
   route<H extends Handler>(path: string, handler: H): H;
-  route<H extends Handler>(path: string, methods: readonly string[], handler: H): H;
-  route<H extends Handler>(path: string, methodsOrHandler: readonly string[] | H, handler?: H): H {
+  route<H extends Handler>(path: string, methods: readonly string[], handler: H, options?: RouteOptions): H;
+  route<H extends Handler>(path: string, methodsOrHandler: readonly string[] | H, handler?: H, options?: RouteOptions): H {
     if (typeof methodsOrHandler === 'function') return this.route(path, ['GET'], methodsOrHandler);
     if (handler === undefined) throw new TypeError(`xsdot: route ${path} has methods but no handler`);
     const upper = methodsOrHandler.map((method) => method.toUpperCase());
-    this.#routes.push({ methods: upper, pattern: new UrlPattern(path), handler, before: [this.#before], after: [this.#after] });
+    const route: Route = { methods: upper, pattern: new UrlPattern(path), handler, before: [this.#before], after: [this.#after] };
+    const limit = options?.maxStreamBody;
+    if (limit !== undefined) {
+      if (!Number.isInteger(limit) || limit <= 0) throw new RangeError(`xsdot: route ${path}: maxStreamBody must be a positive integer, got ${String(limit)}`);
+      route.maxStreamBody = limit;
+      this.#streaming++;
+    }
+    this.#routes.push(route);
     return handler;
   }
 
-  get<H extends Handler>(path: string, handler: H): H { return this.route(path, ['GET'], handler); }
-  post<H extends Handler>(path: string, handler: H): H { return this.route(path, ['POST'], handler); }
-  put<H extends Handler>(path: string, handler: H): H { return this.route(path, ['PUT'], handler); }
-  patch<H extends Handler>(path: string, handler: H): H { return this.route(path, ['PATCH'], handler); }
-  delete<H extends Handler>(path: string, handler: H): H { return this.route(path, ['DELETE'], handler); }
+  get<H extends Handler>(path: string, handler: H, options?: RouteOptions): H { return this.route(path, ['GET'], handler, options); }
+  post<H extends Handler>(path: string, handler: H, options?: RouteOptions): H { return this.route(path, ['POST'], handler, options); }
+  put<H extends Handler>(path: string, handler: H, options?: RouteOptions): H { return this.route(path, ['PUT'], handler, options); }
+  patch<H extends Handler>(path: string, handler: H, options?: RouteOptions): H { return this.route(path, ['PATCH'], handler, options); }
+  delete<H extends Handler>(path: string, handler: H, options?: RouteOptions): H { return this.route(path, ['DELETE'], handler, options); }
+
+  /**
+   * @internal The `maxStreamBody` of the route `method` and the request-target reach (the server's
+   * BodyPolicy), else undefined. Nothing is matched while no route streams.
+   */
+  streamLimit(method: string, target: string): number | undefined {
+    if (this.#streaming === 0) return undefined;
+    const question = target.indexOf('?');
+    let segments: string[];
+    try {
+      segments = splitPath(canonicalPath(question < 0 ? target : target.slice(0, question)));
+    } catch {
+      return undefined; // a malformed path is refused when it is routed
+    }
+    for (const route of this.#routes) {
+      if (route.methods.includes(method) && route.pattern.match(segments) !== undefined) return route.maxStreamBody;
+    }
+    return undefined;
+  }
 
   /** A hook run before every request of this app (and of the routes mounted into it). */
   before(hook: BeforeHook): BeforeHook {
@@ -92,13 +131,18 @@ export class App {
   mount(subApp: App, prefix: string): void {
     if (!prefix.startsWith('/')) throw new TypeError('xsdot: a mount prefix must start with "/"');
     for (const route of subApp.#routes) {
-      this.#routes.push({
+      const mounted: Route = {
         methods: route.methods,
         pattern: route.pattern.withPrefix(prefix),
         handler: route.handler,
         before: [this.#before, ...route.before],
         after: [...route.after, this.#after],
-      });
+      };
+      if (route.maxStreamBody !== undefined) {
+        mounted.maxStreamBody = route.maxStreamBody;
+        this.#streaming++;
+      }
+      this.#routes.push(mounted);
     }
     for (const [status, handler] of subApp.#statusHandlers) if (!this.#statusHandlers.has(status)) this.#statusHandlers.set(status, handler);
     for (const entry of subApp.#classHandlers) this.#classHandlers.push(entry);

@@ -32,6 +32,29 @@ export interface RequestHead {
   keepAlive: boolean;
   /** `Expect: 100-continue` was sent: the client waits for a 100 before the body. */
   expectContinue: boolean;
+  /**
+   * Set only for a request whose route takes its body as a stream (BodyPolicy): its `maxStreamBody`.
+   * The parser then leaves the body (Content-Length or chunked) on the connection for request.stream.
+   */
+  streamLimit?: number;
+}
+
+/**
+ * Which requests take their body as a stream: the route's `maxStreamBody` for `method` and the
+ * request-target, else undefined (the body is read whole, within maxBody). Asked only for heads that
+ * announce a body.
+ */
+export type BodyPolicy = (method: string, target: string) => number | undefined;
+
+/**
+ * Each server's policy, by its Limits object: looked up only when a head is complete, so a parser (one
+ * per connection) carries no field for it. Made on first use: a Map made while preloading is read-only on a device.
+ */
+let policies: WeakMap<Limits, BodyPolicy> | undefined;
+
+/** Makes the parsers given `limits` ask `policy` which requests take a streamed body. */
+export function setBodyPolicy(limits: Limits, policy: BodyPolicy): void {
+  (policies ??= new WeakMap()).set(limits, policy);
 }
 
 export interface ParsedRequest {
@@ -116,6 +139,11 @@ export class RequestParser {
     return request;
   }
 
+  /** Every byte received and not yet parsed (a streamed body's first bytes); the parser keeps none. */
+  takeBuffered(): Uint8Array {
+    return this.#takeBuffered(this.#buffer.length);
+  }
+
   #takeBuffered(max: number): Uint8Array {
     const taken = this.#buffer.subarray(0, Math.min(max, this.#buffer.length));
     this.#buffer = this.#buffer.subarray(taken.length);
@@ -150,11 +178,12 @@ export class RequestParser {
       }
       return false;
     }
-    this.#head = parseHead(buffer, end, limits);
+    this.#head = parseHead(buffer, end, limits, policies?.get(limits));
     this.#skipped = 0;
     this.#buffer = end === buffer.length ? EMPTY : buffer.subarray(end);
     this.#scanned = 0;
-    const length = this.#head.contentLength;
+    // A streamed body stays in the buffer and on the socket: the connection hands it to request.stream.
+    const length = this.#head.streamLimit === undefined ? this.#head.contentLength : 0;
     this.#body = length > 0 ? new Uint8Array(length) : EMPTY;
     this.#bodyFilled = 0;
     return true;
@@ -189,7 +218,7 @@ export class RequestParser {
  * makes strings only of what it keeps (method, target, names, values): on XS every string method call
  * allocates, and a character-by-character scan of a 600-byte head made ~3,000 slots of garbage.
  */
-export function parseHead(bytes: Uint8Array, end: number, limits: Limits): RequestHead {
+export function parseHead(bytes: Uint8Array, end: number, limits: Limits, policy?: BodyPolicy): RequestHead {
   let lineEnd = indexOfLF(bytes, 0, end);
   const lineStop = stopOf(bytes, 0, lineEnd);
   if (lineStop > limits.maxRequestLine) fail(414);
@@ -237,7 +266,11 @@ export function parseHead(bytes: Uint8Array, end: number, limits: Limits): Reque
     }
     headers.appendParsed(knownName(bytes, start, colon) ?? latin1(bytes, start, colon).toLowerCase(), latin1(bytes, valueStart, valueEnd));
   }
-  return completeHead(method, target, version, headers, limits, target === rawTarget ? undefined : targetAuthority(rawTarget));
+  // Only an app with streaming routes has a policy; only a head announcing a body asks it.
+  const streamLimit = policy !== undefined && (headers.countLower('content-length') > 0 || headers.countLower('transfer-encoding') > 0) ? policy(method, target) : undefined;
+  const head = completeHead(method, target, version, headers, limits, target === rawTarget ? undefined : targetAuthority(rawTarget), streamLimit);
+  if (streamLimit !== undefined) head.streamLimit = streamLimit;
+  return head;
 }
 
 /** Methods whose names cost no string per request (the request line's method is case-sensitive, RFC 9110 §9.1). */
@@ -298,7 +331,7 @@ function stopOf(bytes: Uint8Array, start: number, lineEnd: number): number {
 }
 
 /** Applies the message-framing and connection rules of RFC 9112 to a parsed head. */
-function completeHead(method: string, target: string, version: '1.0' | '1.1', headers: Headers, limits: Limits, targetAuthority: string | undefined): RequestHead {
+function completeHead(method: string, target: string, version: '1.0' | '1.1', headers: Headers, limits: Limits, targetAuthority: string | undefined, streamLimit: number | undefined): RequestHead {
   const hosts = headers.countLower('host');
   if (hosts > 1 || (version === '1.1' && hosts === 0)) fail(400, 'Missing or repeated Host');
 
@@ -308,8 +341,11 @@ function completeHead(method: string, target: string, version: '1.0' | '1.1', he
     // Both framings at once is the request-smuggling shape: refuse. Chunked bodies are not accepted
     // (they could not be bounded before reading): 411 asks for a Content-Length; other codings: 501.
     if (lengths > 0) fail(400, 'Both Transfer-Encoding and Content-Length');
-    if (transferEncoding.toLowerCase().split(',').pop()?.trim() === 'chunked') fail(411, 'Chunked request bodies are not accepted; send Content-Length');
-    fail(501, 'Transfer-Encoding not supported');
+    // A streamed body may be chunked (body.ts decodes it); no other coding is accepted.
+    if (streamLimit !== undefined && headers.countLower('transfer-encoding') === 1 && transferEncoding.trim().toLowerCase() === 'chunked') {
+      if (version === '1.0') fail(400, 'Chunked body from an HTTP/1.0 client');
+    } else if (transferEncoding.toLowerCase().split(',').pop()?.trim() === 'chunked') fail(411, 'Chunked request bodies are not accepted; send Content-Length');
+    else fail(501, 'Transfer-Encoding not supported');
   }
   // One Content-Length field with one value: a repeated field or a list, even of equal values, is
   // refused (RFC 9110 §8.6 and RFC 9112 §6.3 allow that), because peers disagree on which copy counts.
@@ -317,7 +353,8 @@ function completeHead(method: string, target: string, version: '1.0' | '1.1', he
   if (lengths > 1) fail(400, 'Repeated Content-Length');
   if (lengths === 1) {
     contentLength = parseLength(headers.getLower('content-length') as string);
-    if (contentLength > limits.maxBody) fail(413);
+    // A streamed body has its own limit, checked by request.stream (body.ts).
+    if (contentLength > limits.maxBody && streamLimit === undefined) fail(413);
   }
 
   const expect = headers.getLower('expect');

@@ -3,6 +3,7 @@ import { runtime } from '../runtime';
 import { cookieValuesOf, parseCookieHeader } from './cookies';
 import { HttpError } from './errors';
 import type { App } from './app';
+import type { RequestBody } from './body';
 import type { Headers } from './headers';
 import type { Limits } from './limits';
 import type { MultiDict } from './multidict';
@@ -180,6 +181,15 @@ export class Request {
       decoded.json = { value };
     }
     return decoded.json.value;
+  }
+
+  /**
+   * The body as a stream (body.ts), for a route registered with `maxStreamBody`: `body` is then empty
+   * and the handler reads the body in pieces (`await request.stream.read()`, or `for await`). Undefined
+   * for every other route. A getter on the prototype: a request that does not stream pays nothing.
+   */
+  get stream(): RequestBody | undefined {
+    return undefined;
   }
 
   #cookieMap(): Map<string, string[]> {

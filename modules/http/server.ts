@@ -13,7 +13,8 @@ import { latin1Bytes } from './bytes';
 import { encodeFields, encodeHead, writeHead, type ConnectionField, type Framing } from './head';
 import { HttpError } from './errors';
 import { resolveLimits, type Limits } from './limits';
-import { RequestParser, type ParsedRequest } from './parser';
+import { BodyStreamError, RequestBody, StreamedRequest } from './body';
+import { RequestParser, setBodyPolicy, type ParsedRequest, type RequestHead } from './parser';
 import { Request } from './request';
 import { Headers } from './headers';
 import type { BodyChunk, Response } from './response';
@@ -59,6 +60,7 @@ export class Server {
     this.limits = resolveLimits(options.limits);
     this.retryAfter = options.retryAfter ?? 1;
     this.#hosts = new HostAllowList(options.allowedHosts ?? ['*']);
+    setBodyPolicy(this.limits, (method, target) => app.streamLimit(method, target));
   }
 
   /** The allow-list of names (see ServerOptions.allowedHosts). */
@@ -222,6 +224,12 @@ type Phase = 'idle' | 'receiving' | 'handling' | 'sending' | 'live' | 'closed';
  */
 let protocols: WeakMap<Connection, Protocol> | undefined;
 
+/**
+ * The streamed body (body.ts) each connection is reading, if any: kept apart from Connection so that a
+ * connection that never streams carries no field for it. Made on first use (see parser.ts `policies`).
+ */
+let streams: WeakMap<object, RequestBody> | undefined;
+
 /** One client connection: read → parse → handle → write, one request at a time; or, taken over, a Channel. */
 class Connection implements Channel {
   readonly #server: Server;
@@ -304,6 +312,7 @@ class Connection implements Channel {
     this.#disarm();
     this.#queue = [];
     this.#drained?.();
+    this.#failBody('the connection closed before the end of the body');
     this.#server.forget(this);
     try { this.#socket.close(); } catch { /* already closed by the peer */ }
     if (protocol !== undefined) {
@@ -316,6 +325,7 @@ class Connection implements Channel {
     this.#readable = count;
     if (this.#phase === 'idle' || this.#phase === 'receiving') this.#receive();
     else if (this.#phase === 'live') this.feed();
+    else streams?.get(this)?.readable();
   }
 
   #onWritable(count: number): void {
@@ -333,6 +343,7 @@ class Connection implements Channel {
     // A taken-over connection lives only as long as its client: a FIN ends it too.
     if (error !== undefined || this.#phase === 'live') this.close();
     else if (this.#phase === 'idle' || this.#phase === 'receiving') this.#receive();
+    else this.#failBody('the client closed its side before the end of the body');
   }
 
   /** Reads what the parser may take and answers each complete request. */
@@ -401,7 +412,9 @@ class Connection implements Channel {
     this.#disarm();
     this.#sentContinue = false;
     this.#served++;
-    const request = new Request(parsed.head, parsed.body, this.#socket.remoteAddress, this.#limits);
+    const request = parsed.head.streamLimit === undefined
+      ? new Request(parsed.head, parsed.body, this.#socket.remoteAddress, this.#limits)
+      : this.#streamedRequest(parsed.head, parsed.head.streamLimit);
     // A request for another name (DNS rebinding) or with an invalid Host is answered without routing.
     const refused = this.#server.authorityStatus(parsed.head);
     const response = refused === 0
@@ -422,7 +435,7 @@ class Connection implements Channel {
     if (this.#closed) return false;
     // A half-closed peer keeps its keep-alive: requests it pipelined before its FIN are answered too.
     if (response instanceof TakeoverResponse && request.method !== 'HEAD') return this.takeOver(response);
-    const keepAlive = wantsKeepAlive && !this.#server.closing && this.#served < this.#limits.maxRequestsPerConnection;
+    const keepAlive = this.#endBody() && wantsKeepAlive && !this.#server.closing && this.#served < this.#limits.maxRequestsPerConnection;
     this.#phase = 'sending';
     const sent = this.#send(response, request.method, request.version, keepAlive);
     if (isThenable(sent)) {
@@ -479,6 +492,65 @@ class Connection implements Channel {
 
   get remoteAddress(): string | undefined {
     return this.#socket.remoteAddress;
+  }
+
+  /**
+   * A request whose route streams its body: the handler reads it through request.stream, from the bytes
+   * that came with the head, then from the socket only while a read waits (backpressure).
+   */
+  #streamedRequest(head: RequestHead, limit: number): Request {
+    const chunked = head.headers.countLower('transfer-encoding') > 0;
+    const source = {
+      read: (max: number) => this.#readBody(max),
+      continue: () => {
+        if (!head.expectContinue) return;
+        this.#enqueue(CONTINUE);
+        this.#flush();
+      },
+    };
+    const body = new RequestBody(source, chunked ? undefined : head.contentLength, limit, this.#limits.maxBody, this.#parser.takeBuffered());
+    (streams ??= new WeakMap()).set(this, body);
+    return new StreamedRequest(head, this.#socket.remoteAddress, this.#limits, body);
+  }
+
+  /** Up to `max` body bytes the socket holds; else undefined, with the request timeout running until more arrive. */
+  #readBody(max: number): Uint8Array | undefined {
+    if (this.#closed) throw new BodyStreamError('xsdot: the connection closed before the end of the body');
+    if (this.#readable > 0) {
+      const bytes = this.#socket.read(Math.min(this.#readable, max));
+      const length = bytes === undefined ? 0 : bytes.byteLength;
+      this.#readable = length === 0 ? 0 : Math.max(0, this.#readable - length);
+      if (bytes !== undefined && length > 0) {
+        this.#disarm();
+        return new Uint8Array(bytes);
+      }
+    }
+    if (this.#peerClosed) throw new BodyStreamError('xsdot: the client closed its side before the end of the body');
+    this.#arm(this.#limits.requestTimeout);
+    return undefined;
+  }
+
+  /**
+   * After the handler: a streamed body read to its end gives its extra bytes (a pipelined request's)
+   * back to the parser; one not read to its end fails (later reads reject) and the connection closes
+   * after the response (false), as its remaining bytes cannot be told from a next request.
+   */
+  #endBody(): boolean {
+    const body = streams?.get(this);
+    if (body === undefined) return true;
+    streams?.delete(this);
+    if (!body.complete) {
+      body.fail(new BodyStreamError('xsdot: the response was sent before the body was read'));
+      return false;
+    }
+    const rest = body.takeLeftover();
+    if (rest.length > 0) this.#parser.push(rest);
+    return true;
+  }
+
+  /** A streamed body being read ends: its reads reject with BodyStreamError(`reason`). */
+  #failBody(reason: string): void {
+    streams?.get(this)?.fail(new BodyStreamError(`xsdot: ${reason}`));
   }
 
   /** After a response on a kept-alive connection: waits for the next request; true when bytes of it may be read now. */
@@ -658,7 +730,8 @@ class Connection implements Channel {
       // Slow or stalled client mid-request: tell it, then close.
       this.#fail(new HttpError(408, undefined, { close: true }));
     } else {
-      // Idle keep-alive connection, or a client that does not read its response.
+      // Idle keep-alive connection, a client that does not read its response, or a streamed body stalled.
+      this.#failBody('no body bytes arrived within requestTimeout');
       this.close();
     }
   }
