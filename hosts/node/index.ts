@@ -15,4 +15,5 @@ import { installNodeRuntime } from './serve';
 installNodeRuntime();
 
 export { serve, NODE_LIMITS, type NodeServeOptions, type RunningServer } from './serve';
+export { directoryFiles } from './static';
 export { createNodeRuntime, FileStore, MemoryStore, type NodeRuntimeOptions } from './runtime';

@@ -579,11 +579,13 @@ class Connection implements Channel {
     if (typeof body === 'string') bytes = runtime().utf8Encode(body);
     else if (body instanceof Uint8Array) bytes = body;
     else if (body !== undefined) streamed = true;
-    // A streamed body to an HTTP/1.0 client is delimited by closing the connection.
-    if (streamed && version === '1.0') keepAlive = false;
+    // A stream that knows its length (a static file, static.ts) goes out with Content-Length.
+    const sized = streamed ? streamLength(body) : -1;
+    // Another streamed body to an HTTP/1.0 client is delimited by closing the connection.
+    if (streamed && sized < 0 && version === '1.0') keepAlive = false;
     // The framing fields are the server's: the app's own Content-Length etc. are dropped.
     let framing: Framing = 'none';
-    if (bytes !== undefined) framing = 'length';
+    if (bytes !== undefined || sized >= 0) framing = 'length';
     else if (streamed) {
       // Chunked only to HTTP/1.1: a 1.0 client gets the raw bytes, ended by the close (RFC 9112 §6.1).
       if (version === '1.1') framing = 'chunked';
@@ -594,14 +596,14 @@ class Connection implements Channel {
     const inline = !noBody && bytes !== undefined && bytes.length <= COALESCE_BYTES ? bytes : undefined;
     const other = encodeFields(response.headers);
     let buffer = this.#server.headBuffer();
-    const length = writeHead(buffer, response.status, response.headers, other, framing, bytes?.length ?? 0, connection, inline);
+    const length = writeHead(buffer, response.status, response.headers, other, framing, bytes?.length ?? Math.max(sized, 0), connection, inline);
     if (length > buffer.length) {
       buffer = new Uint8Array(length);
-      writeHead(buffer, response.status, response.headers, other, framing, bytes?.length ?? 0, connection, inline);
+      writeHead(buffer, response.status, response.headers, other, framing, bytes?.length ?? Math.max(sized, 0), connection, inline);
     }
     this.#write(buffer, length);
     if (!noBody && inline === undefined && bytes !== undefined && bytes.length > 0) this.#enqueue(bytes);
-    if (streamed) return this.#sendStream(body as Iterable<BodyChunk> | AsyncIterable<BodyChunk>, noBody, version === '1.1', keepAlive);
+    if (streamed) return this.#sendStream(body as Iterable<BodyChunk> | AsyncIterable<BodyChunk>, noBody, framing === 'chunked', keepAlive);
     return this.#finish(keepAlive);
   }
 
@@ -746,6 +748,15 @@ const COALESCE_BYTES = 1024;
  * A longer head gets a buffer of its own.
  */
 const HEAD_BUFFER_BYTES = 512;
+
+/**
+ * The `contentLength` a streamed body declares (static.ts's files), else -1. Such a body must yield
+ * exactly that many bytes, or throw (the server then cuts the connection).
+ */
+function streamLength(body: unknown): number {
+  const length = (body as { contentLength?: unknown }).contentLength;
+  return typeof length === 'number' && Number.isInteger(length) && length >= 0 ? length : -1;
+}
 
 function closeIterator(body: Iterable<BodyChunk> | AsyncIterable<BodyChunk>): void {
   const iterator = body as { return?: () => unknown };
