@@ -29,6 +29,9 @@ import { failure, fields, logEvent, notice, redirect } from './app/forms';
 import { DEVICE_NAME_STORE_KEY, deviceNameProblem, settingsRoutes } from './app/settings';
 import { Users } from './app/users';
 import { useLiveStatus } from './app/live';
+import { STATIC_PREFIX, useAssets } from './app/assets';
+import { useUpdatePage } from './app/update';
+import type { StaticSource } from './modules/http/static';
 
 export interface LoginAppOptions {
   /** The device's name until one is saved at setup or in the settings (default "xsdot device"). */
@@ -48,6 +51,13 @@ export interface LoginAppOptions {
   throttle?: ThrottleOptions;
   /** Most users, admins and viewers together (default 8, at most 16: app/users.ts). */
   maxUsers?: number;
+  /**
+   * The static files of app/static (the stylesheet), served under /static/ (app/assets.ts): the host's
+   * directory or firmware resources. Without it the pages are unstyled.
+   */
+  assets?: StaticSource;
+  /** The largest firmware image the update page takes (default 2 MiB, app/update.ts). */
+  maxFirmwareBytes?: number;
 }
 
 /** The first user, made at setup (an admin). */
@@ -148,12 +158,16 @@ export function createApp(options: LoginAppOptions = {}): App {
   };
   const tooMany = (seconds: number) => failure(`Too many failed attempts. Try again in ${pages.formatDuration(seconds)}.`);
 
-  useSecurityHeaders(app, contentSecurityPolicy(pages.STYLE));
-  app.before(csrfGuard({ tokens, sid: (request) => sessions.get(request).sid, scheme: options.session?.secure ? 'https' : 'http' }));
+  useSecurityHeaders(app, contentSecurityPolicy("'self'"));
+  // The update page's upload is streamed: it checks its token itself, before writing a byte (app/update.ts).
+  app.before(csrfGuard({ tokens, sid: (request) => sessions.get(request).sid, scheme: options.session?.secure ? 'https' : 'http', streamed: 'handler' }));
   app.before((request) => {
-    if (setupCode === undefined || request.path === '/setup') return undefined;
+    if (setupCode === undefined || request.path === '/setup' || request.path.startsWith(STATIC_PREFIX)) return undefined;
     return request.path.startsWith('/api/') ? Response.json({ error: 'setup required' }, 401) : redirect('/setup');
   });
+
+  if (options.assets !== undefined) useAssets(app, options.assets);
+  useUpdatePage(app, { device, tokens, signedIn, maxImageBytes: options.maxFirmwareBytes });
 
   const errorPage = (request: Request, error: unknown): Response => {
     const status = error instanceof HttpError ? error.status : 500;
@@ -164,7 +178,7 @@ export function createApp(options: LoginAppOptions = {}): App {
     for (const [name, value] of Object.entries((error instanceof HttpError && error.headers) || {})) response.headers.set(name, value);
     return response;
   };
-  for (const status of [400, 401, 403, 404, 405, 409, 413, 421, 429, 500]) app.errorHandler(status, errorPage);
+  for (const status of [400, 401, 403, 404, 405, 409, 413, 421, 429, 500, 501]) app.errorHandler(status, errorPage);
 
   // One route per path, GET and POST together: the router allocates a little for each route it tries.
   // Each method has a function of its own: XS would allocate, on every call, the variables a closure
@@ -314,7 +328,7 @@ export function createApp(options: LoginAppOptions = {}): App {
 
   // The dashboard's live uptime and free memory (SSE), and the status over WebSocket for tools; last, so
   // the other routes are matched before it.
-  const allowLiveScript = useLiveStatus(app, contentSecurityPolicy(pages.STYLE), (session) => userOf(session) !== undefined);
+  const allowLiveScript = useLiveStatus(app, contentSecurityPolicy("'self'"), (session) => userOf(session) !== undefined);
 
   return app;
 }

@@ -1,27 +1,18 @@
 /**
- * The login app's pages: small server-rendered HTML (each under 3 KB) with one inline stylesheet,
- * no external assets and no script but the dashboard's own (/live/status.js, app/live.ts), usable on a
- * phone. Every interpolated value goes through `escape`.
+ * The login app's pages: small server-rendered HTML (each under 3 KB) linking one stylesheet
+ * (app/static/style.css, a static file: cached by the browser, from flash on a device), no script but
+ * the dashboard's own (/live/status.js, app/live.ts), usable on a phone. Every interpolated value goes
+ * through `escape`.
  * This file holds the layout, the form parts and the pages of signing in; app/settings-pages.ts the
  * account and settings pages (a new group of pages gets a file of its own the same way).
  */
 import { CSRF_FIELD, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../modules/auth/index';
 import { SETUP_CODE_FORMAT } from '../modules/auth/setup-code';
 import { escapeHtml as escape } from '../modules/http/html';
+import { STYLESHEET } from './assets';
 
 /** Longest device name, in characters. */
 export const MAX_DEVICE_NAME_LENGTH = 32;
-
-/** The one stylesheet; the Content-Security-Policy allows exactly this text (by hash). */
-export const STYLE =
-  'body{font:16px/1.5 system-ui,sans-serif;max-width:26rem;margin:0 auto;padding:1rem;color:#222;background:#f4f4f4}' +
-  'h1{font-size:1.4rem;margin:.2rem 0 1rem}.dev{color:#555;margin:0}' +
-  '.box{background:#fff;padding:1rem;border:1px solid #ccc;border-radius:6px}.box>:nth-child(2){margin-top:0}' +
-  'label{display:block;margin-top:.8rem;font-weight:600}' +
-  'input{display:block;width:100%;box-sizing:border-box;padding:.6rem;font:inherit;border:1px solid #888;border-radius:4px}' +
-  'button{margin-top:1rem;padding:.6rem 1.2rem;font:inherit;border:0;border-radius:4px;background:#1a5fb4;color:#fff}' +
-  '.err,.ok{padding:.5rem .8rem;border-radius:4px}.err{color:#900;background:#fde8e8}.ok{color:#060;background:#e6f6e6}' +
-  'dt{font-weight:600}dd{margin:0 0 .6rem}';
 
 
 /** A message above a form: an error (role=alert) or a notice (role=status). */
@@ -38,7 +29,7 @@ export function message(m: Message | undefined): string {
 export function layout(device: string, title: string, body: string): string {
   return '<!doctype html><html lang="en"><head><meta charset="utf-8">' +
     '<meta name="viewport" content="width=device-width,initial-scale=1">' +
-    `<title>${escape(title)} · ${escape(device)}</title><style>${STYLE}</style></head>` +
+    `<title>${escape(title)} · ${escape(device)}</title><link rel="stylesheet" href="${STYLESHEET}"></head>` +
     `<body><main><p class="dev">${escape(device)}</p><h1>${escape(title)}</h1>${body}</main></body></html>`;
 }
 
@@ -106,7 +97,7 @@ export function dashboardPage(page: Dashboard): string {
     message(page.message) +
     `<dl class="box"><dt>Device</dt><dd>${escape(page.device)}</dd><dt>Uptime</dt><dd id="uptime">${escape(page.uptime)}</dd>${memory}` +
     `<dt>Signed in as</dt><dd>${escape(page.user)}</dd><dt>Session ends</dt><dd>${escape(page.expires)}</dd></dl>` +
-    '<p><a href="/account">Account</a></p>' +
+    '<p><a href="/account">Account</a> · <a href="/update">Update firmware</a></p>' +
     form('/logout', page.token, '', 'Sign out') +
     // Keeps uptime and free memory live (app/live.ts).
     '<script src="/live/status.js" defer></script>');

@@ -39,6 +39,20 @@ export interface KeyValueStore {
   delete(key: string): void;
 }
 
+/**
+ * A firmware image being received (ESP32: the SDK's OTA into the next app partition; Node and the
+ * Linux builds: a temporary file beside the image path, renamed over it). Nothing the running firmware
+ * boots from changes until `complete()`.
+ */
+export interface FirmwareUpdate {
+  /** The next bytes of the image. Throws when the target refuses (too large, write error). */
+  write(bytes: Uint8Array): void;
+  /** The image is whole and verified: it becomes the one the next boot runs (OTA complete / rename). */
+  complete(): void;
+  /** Discards everything written (OTA cancel / temporary file removed); safe to call more than once. */
+  cancel(): void;
+}
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export type TimerId = unknown;
@@ -65,6 +79,8 @@ export interface Runtime {
   readonly store: KeyValueStore;
   /** Free heap bytes where the host can tell (dashboard/diagnostics), else undefined. */
   freeMemory?(): number | undefined;
+  /** Starts receiving a firmware image, where the host can take one (see FirmwareUpdate). Throws when it cannot begin. */
+  beginFirmwareUpdate?(): FirmwareUpdate;
 }
 
 let current: Runtime | undefined;

@@ -21,9 +21,15 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { testBuildPath, typecheckBuild } from './mcconfig-tsc/index';
+import { buildAssets } from './assets';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MANIFEST = join(ROOT, 'manifest.json');
+
+/** The login app's static files into build/assets/login, which manifest.json includes (scripts/assets.ts). */
+function loginAssets(): void {
+  buildAssets(join(ROOT, 'app', 'static'), join(ROOT, 'build', 'assets', 'login'), 'login');
+}
 const NAME = 'xsdot';
 
 /** Our names for the mcconfig platforms. */
@@ -96,6 +102,7 @@ async function build(target: Target, config: string[], manifest = MANIFEST, outN
   checkTypeScript(env.PATH as string);
   const outDir = join(ROOT, 'build', outName);
   mkdirSync(outDir, { recursive: true });
+  if (manifest === MANIFEST) loginAssets();
   const args = ['-m', '-p', platform, '-t', 'build', '-o', outDir, manifest, ...config];
   process.stdout.write(`mcconfig ${args.map((a) => (a.startsWith('password=') ? 'password=…' : a)).join(' ')}\n`);
   const status = await run(join(tools, 'mcconfig'), args, env);
@@ -160,6 +167,7 @@ async function checkEsp32(): Promise<void> {
   const linked = join(outDir, 'xsl');
   mkdirSync(noIdf, { recursive: true });
   mkdirSync(linked, { recursive: true });
+  loginAssets();
   process.stdout.write(`mcconfig -p esp32 -o ${outDir} manifest.json (makefile only)\n`);
   let status = await run(join(tools, 'mcconfig'), ['-p', 'esp32', '-t', 'build', '-o', outDir, MANIFEST], env);
   if (status !== 0) fail(`mcconfig could not resolve the esp32 manifest (exit ${status})`);

@@ -10,7 +10,8 @@
  *   with the key pads computed once per key); SHA-1 (`Digest("SHA1")`) for the WebSocket handshake;
  * - text: the SDK's TextEncoder / TextDecoder (malformed UTF-8 and lone surrogates become U+FFFD);
  * - key store: `Preference` (NVS on ESP32, one JSON file under the file root on Linux);
- * - log: `trace()` (the serial console on a device, stdout in the simulator and x-cli-lin).
+ * - log: `trace()` (the serial console on a device, stdout in the simulator and x-cli-lin);
+ * - firmware updates: the SDK's OTA on ESP32, a file renamed into place on Linux (platform/*.ts).
  */
 import Timer from 'timer';
 import Preference from 'preference';
@@ -20,6 +21,7 @@ import TextDecoder from 'text/decoder';
 import type { CryptoProvider, KeyValueStore, LogLevel, Runtime, Sha256 } from '../../modules/runtime';
 import { randomFill } from './random/random';
 import { heapFree, monotonic } from './system/system';
+import { beginFirmwareUpdate } from 'xsdot/hosts/moddable/platform/current';
 
 /** Before this instant (2024-01-01T00:00:00Z) the device clock was never set. */
 const TRUSTED_AFTER = Date.UTC(2024, 0, 1);
@@ -141,6 +143,7 @@ export function createModdableRuntime(options: ModdableRuntimeOptions): Runtime 
     crypto: moddableCryptoProvider,
     store: options.store ?? new PreferenceStore(),
     freeMemory: () => heapFree(),
+    beginFirmwareUpdate,
   };
 }
 

@@ -22,6 +22,8 @@
  */
 import config from 'mc/config';
 import { createApp } from '../../main';
+import loginAssets from 'xsdot/assets/login';
+import { resourceFiles } from './static';
 import { defaultHosts } from '../../modules/http/authority';
 import { DEFAULT_LIMITS, type Limits } from '../../modules/http/limits';
 import { createModdableRuntime } from './runtime';
@@ -146,7 +148,8 @@ export default function start(): void {
   try {
     // The runtime goes in first: creating the app already uses it (key store, setup code).
     installRuntime(createModdableRuntime({ name: `moddable-${settings.platform}` }));
-    const running = serve(createApp({ deviceName: settings.deviceName }), { port: settings.port, address: settings.address, limits: settings.limits });
+    // The stylesheet from flash: app/static built into the resources by scripts/assets.ts.
+    const running = serve(createApp({ deviceName: settings.deviceName, assets: resourceFiles(loginAssets) }), { port: settings.port, address: settings.address, limits: settings.limits });
     const local = localAddress();
     // The names a client may use for the device (DNS-rebinding defence): its address on the LAN, the
     // configured address, loopback, and the configured names. Read once: a new DHCP address needs a restart.

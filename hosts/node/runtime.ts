@@ -2,6 +2,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { fileFirmwareUpdate } from './firmware';
 import type { CryptoProvider, KeyValueStore, LogLevel, Runtime } from '../../modules/runtime';
 
 export const nodeCryptoProvider: CryptoProvider = {
@@ -127,6 +128,8 @@ export function dataDir(): string {
 
 export interface NodeRuntimeOptions {
   store?: KeyValueStore;
+  /** Where an accepted firmware image is written (default `firmware.bin` in the data directory). */
+  firmwarePath?: string;
   /** Where log lines go; defaults to stderr (warn/error) and stdout (info/debug). */
   log?: (level: LogLevel, message: string) => void;
 }
@@ -154,5 +157,6 @@ export function createNodeRuntime(options: NodeRuntimeOptions = {}): Runtime {
     crypto: nodeCryptoProvider,
     store: options.store ?? new FileStore(join(dataDir(), '.sesskey')),
     freeMemory: () => undefined,
+    beginFirmwareUpdate: () => fileFirmwareUpdate(options.firmwarePath ?? join(dataDir(), 'firmware.bin')),
   };
 }

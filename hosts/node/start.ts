@@ -15,7 +15,9 @@
 import { unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createApp } from '../../main';
+import { directoryFiles } from './static';
 import { installRuntime } from '../../modules/runtime';
 import { parseSecret } from '../../modules/session/keys';
 import type { JwtKey } from '../../modules/session/jwt';
@@ -69,7 +71,9 @@ function listenProblem(error: unknown): string {
 }
 
 try {
-  const app = createApp({ deviceName: process.env.XSDOT_DEVICE_NAME || hostname(), session: { keys } });
+  // The stylesheet and other static files, read from the repository's app/static as they are requested.
+  const assets = directoryFiles(fileURLToPath(new URL('../../app/static', import.meta.url)));
+  const app = createApp({ deviceName: process.env.XSDOT_DEVICE_NAME || hostname(), session: { keys }, assets });
   const hostNames = (process.env.XSDOT_HOSTS ?? '').split(',').map((name) => name.trim()).filter((name) => name !== '');
   const running = await serve(app, { port, address: host, runtime, hostNames, announce: false }).catch((error: unknown) => fail(listenProblem(error), 1));
   process.stdout.write(`xsdot listening on ${running.url}\n`);

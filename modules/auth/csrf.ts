@@ -124,6 +124,13 @@ export interface CsrfGuardOptions {
   sid: (request: Request) => string;
   /** The scheme of the pages' origin (default `http`; `https` when clients reach the server over TLS). */
   scheme?: 'http' | 'https';
+  /**
+   * Requests whose body is a stream (routes with `maxStreamBody`): a before hook cannot read their form.
+   * `'refuse'` (default): they need the X-CSRF-Token header. `'handler'`: they pass here after the origin
+   * check, and the route must check the token from the body itself before acting on anything it sent
+   * (as app/update.ts does with the first multipart field).
+   */
+  streamed?: 'refuse' | 'handler';
 }
 
 /**
@@ -135,6 +142,7 @@ export function csrfGuard(options: CsrfGuardOptions): BeforeHook {
   return (request: Request) => {
     if (SAFE_METHODS.includes(request.method)) return undefined;
     if (!isSameOrigin(request, options.scheme)) abort(403, 'Cross-origin request refused.');
+    if (request.stream !== undefined && options.streamed === 'handler') return undefined;
     const fields = request.form?.getAll(CSRF_FIELD) ?? [];
     const token = fields.length === 0 ? request.headers.get(CSRF_HEADER) : fields.length === 1 ? fields[0] : undefined;
     if (!options.tokens.verify(options.sid(request), token)) abort(403, 'The form has expired. Reload the page and try again.');

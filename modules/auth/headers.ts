@@ -3,8 +3,8 @@
  *
  *     useSecurityHeaders(app, contentSecurityPolicy(STYLE));   // style-src allows exactly this inline CSS
  *
- * Every response gets `Cache-Control: no-store` (the back button and shared caches never show a private
- * page), `X-Frame-Options: DENY` and CSP `frame-ancestors 'none'` (no clickjacking), a CSP that allows
+ * Every response without its own Cache-Control (a static file sets one) gets `Cache-Control: no-store`
+ * (the back button and shared caches never show a private page), `X-Frame-Options: DENY` and CSP `frame-ancestors 'none'` (no clickjacking), a CSP that allows
  * no scripts, no external assets and forms posting to this origin only, `Referrer-Policy: same-origin`
  * (`no-referrer` would make browsers send `Origin: null` on same-origin form posts, which the CSRF
  * origin check refuses) and `X-Content-Type-Options: nosniff`.
@@ -17,10 +17,11 @@ import type { Response } from '../http/response';
 /**
  * A Content-Security-Policy allowing nothing but inline `<style>` elements whose text is exactly one of
  * `styles` (matched by SHA-256 hash; inline `style=""` attributes stay blocked) and forms posting to
- * this origin. Without styles, inline CSS is refused too.
+ * this origin. Without styles, inline CSS is refused too. A style given as `'self'` allows the
+ * origin's own stylesheets (`<link rel="stylesheet">`, e.g. a static file) instead of a text.
  */
 export function contentSecurityPolicy(...styles: string[]): string {
-  const styleSrc = styles.length === 0 ? "'none'" : styles.map((css) => `'sha256-${sha256Base64(css)}'`).join(' ');
+  const styleSrc = styles.length === 0 ? "'none'" : styles.map((css) => (css === "'self'" ? css : `'sha256-${sha256Base64(css)}'`)).join(' ');
   return `default-src 'none'; style-src ${styleSrc}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`;
 }
 
@@ -28,7 +29,8 @@ export function contentSecurityPolicy(...styles: string[]): string {
 export function setSecurityHeaders(response: Response, csp: string = contentSecurityPolicy()): Response {
   const headers = response.headers;
   // Constant fields skip the name and value checks (and their allocations on XS); the CSP is checked.
-  headers.setKnown('cache-control', 'Cache-Control', 'no-store');
+  // A response that chose its caching keeps it (a static file's revalidation); every other one: no-store.
+  if (headers.countLower('cache-control') === 0) headers.setKnown('cache-control', 'Cache-Control', 'no-store');
   headers.set('Content-Security-Policy', csp);
   headers.setKnown('x-frame-options', 'X-Frame-Options', 'DENY');
   headers.setKnown('x-content-type-options', 'X-Content-Type-Options', 'nosniff');

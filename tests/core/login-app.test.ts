@@ -1,5 +1,6 @@
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { memoryFiles } from '../../modules/http/static';
 import { TestClient, type TestResponse } from '../../modules/http/testclient';
 import { installRuntime } from '../../modules/runtime';
 import { assertSecurityHeaders, base, boot, failingStore, KEY, ORIGIN, PASSWORD, setUp, signIn, type Device } from '../support/login-device';
@@ -7,6 +8,26 @@ import { assertSecurityHeaders, base, boot, failingStore, KEY, ORIGIN, PASSWORD,
 afterEach(() => installRuntime(base));
 
 // --- First boot ---------------------------------------------------------------------------------------
+
+test('the stylesheet: a static file for anyone, even before setup, revalidated by ETag (304); every page links it', async () => {
+  const device = boot({ assets: memoryFiles({ 'style.css': 'body{color:red}' }) });
+  const browser = device.browser();
+  const css = await browser.get('/static/style.css');
+  assert.equal(css.status, 200, 'not redirected to /setup');
+  assert.equal(css.text, 'body{color:red}');
+  assert.equal(css.headers.get('content-type'), 'text/css; charset=utf-8');
+  assert.equal(css.headers.get('cache-control'), 'no-cache');
+  const etag = css.headers.get('etag') ?? '';
+  assert.match(etag, /^"[0-9a-f]{16}"$/);
+  assert.equal(css.headers.get('set-cookie'), undefined, 'no session for a static file');
+  const again = await browser.client.get('/static/style.css', { headers: { 'If-None-Match': etag } });
+  assert.equal(again.status, 304);
+  assert.equal((await browser.get('/static/%2e%2e/main.ts')).status, 404, 'dot segments leave /static/: no route');
+  assert.equal((await browser.get('/static/other.css')).status, 404);
+  const page = await browser.get('/setup');
+  assert.ok(page.text.includes('<link rel="stylesheet" href="/static/style.css">'));
+  assert.ok(!page.text.includes('<style'));
+});
 
 test('first boot: a setup code is printed on the console, every page redirects to /setup, the code is never served', async () => {
   const device = boot();

@@ -18,6 +18,15 @@
 #include <stdio.h>
 #include <sys/prctl.h>
 
+/*
+ * x-cli-lin's build has no resource step: an app with resources links the table scripts/assets.ts
+ * generates (its mcGetResource wins); without one, every Resource lookup finds nothing.
+ */
+__attribute__((weak)) const void *mcGetResource(void *the, const char *path, size_t *size)
+{
+	return NULL;
+}
+
 static GMainLoop *gLoop = NULL;
 static int gExitStatus = 0;
 static int gRunLoop = 1;

@@ -14,6 +14,8 @@ import { serve as listen, type ModdableServeOptions, type RunningServer } from '
 import { defaultAddress, defaultPlatformName, localAddress, prepareProcess } from 'xsdot/hosts/moddable/platform/current';
 
 export type { RunningServer } from 'xsdot/hosts/moddable/serve';
+/** Static files from the firmware's resources, indexed by scripts/assets.ts (the Node host's `directoryFiles` counterpart). */
+export { resourceFiles, type AssetIndex } from 'xsdot/hosts/moddable/static';
 
 const settings = config as { platform?: unknown; port?: unknown; address?: unknown; limits?: unknown };
 

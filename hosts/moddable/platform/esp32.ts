@@ -1,5 +1,7 @@
 /** What differs on an ESP32: the URL comes from the station's IP address (Wi-Fi joined before main ran). */
 import Net from 'net';
+import OTA from 'ota';
+import type { FirmwareUpdate } from '../../../modules/runtime';
 
 export const defaultPlatformName = 'esp32';
 /** Serve on every interface of the device (the LAN). */
@@ -13,4 +15,28 @@ export function localAddress(): string | undefined {
 
 export function prepareProcess(): void {
   // Nothing: lwIP sockets raise no signals.
+}
+
+/**
+ * A firmware image into the next OTA app partition (the SDK's `ota` module, esp_ota_*): `complete()` marks
+ * it for the next boot, `cancel()` drops it; the running partition is never written.
+ */
+export function beginFirmwareUpdate(): FirmwareUpdate {
+  const ota = new OTA();
+  let open = true;
+  return {
+    write(bytes: Uint8Array): void {
+      // The typings say ArrayBuffer; the native write takes any buffer view.
+      ota.write(bytes as unknown as ArrayBuffer);
+    },
+    complete(): void {
+      open = false;
+      ota.complete();
+    },
+    cancel(): void {
+      if (!open) return;
+      open = false;
+      ota.cancel();
+    },
+  };
 }
