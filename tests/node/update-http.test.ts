@@ -79,7 +79,7 @@ async function upload(d: Device, fields: [string, string | Buffer][], headers: R
   const form = new FormData();
   for (const [name, value] of fields) {
     if (typeof value === 'string') form.append(name, value);
-    else form.append(name, new Blob([value]), 'fw.bin');
+    else form.append(name, new Blob([new Uint8Array(value)]), 'fw.bin');
   }
   const response = await fetch(`http://127.0.0.1:${d.port}/update`, { method: 'POST', body: form, headers: { Cookie: d.cookie, Origin: `http://127.0.0.1:${d.port}`, ...headers }, redirect: 'manual' });
   return { status: response.status, text: await response.text() };
