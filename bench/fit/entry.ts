@@ -24,6 +24,8 @@ import { dashboardPage } from '../../app/pages';
 import { latin1, latin1Bytes } from '../../modules/http/bytes';
 import { resolveLimits } from '../../modules/http/limits';
 import { RequestParser } from '../../modules/http/parser';
+import { contentETag, memoryFiles } from '../../modules/http/static';
+import { MultipartParser, multipartBoundary } from '../../modules/http/multipart';
 import { Server } from '../../modules/http/server';
 import { Request } from '../../modules/http/request';
 import { hmacSha256 } from '../../modules/crypto/index';
@@ -289,7 +291,8 @@ async function oneKind(kind: RequestKind, options: FitScenario): Promise<FitResu
 
 /** Allocation per request of one kind, `concurrency` at once (nothing collected). */
 export interface KindAllocation {
-  kind: RequestKind;
+  /** A request kind of bench/workload.ts, or `asset`, `asset304`, `upload` (below). */
+  kind: RequestKind | 'asset' | 'asset304' | 'upload';
   concurrency: number;
   slots: number;
   chunks: number;
@@ -309,24 +312,57 @@ function rawRequest(path: string, cookie?: string, extra: { method?: string; bod
   return latin1Bytes(`${head}Connection: close\r\n\r\n${extra.body ?? ''}`);
 }
 
+/** The login app's stylesheet stand-in: as large as app/static/style.css (the fit host reads no files). */
+const STYLESHEET = 'body{font:16px/1.5 system-ui,sans-serif}'.repeat(18);
+/** The upload the `upload` row sends: a CSRF-less multipart form with one 8 KiB file, to /bench/upload. */
+const UPLOAD_BOUNDARY = '----xsdotFitBoundary7MA4YWxkTrZu0gW';
+const UPLOAD_FILE_BYTES = 8192;
+
+function uploadRequest(): Uint8Array {
+  const head = `--${UPLOAD_BOUNDARY}\r\nContent-Disposition: form-data; name="note"\r\n\r\nfit\r\n` +
+    `--${UPLOAD_BOUNDARY}\r\nContent-Disposition: form-data; name="image"; filename="fw.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`;
+  const tail = `\r\n--${UPLOAD_BOUNDARY}--\r\n`;
+  const body = new Uint8Array(head.length + UPLOAD_FILE_BYTES + tail.length);
+  body.set(latin1Bytes(head), 0);
+  for (let i = 0; i < UPLOAD_FILE_BYTES; i++) body[head.length + i] = (i * 31) & 0xff;
+  body.set(latin1Bytes(tail), head.length + UPLOAD_FILE_BYTES);
+  const request = rawRequest('/bench/upload', undefined, { method: 'POST', headers: { Origin: 'http://localhost', 'Content-Type': `multipart/form-data; boundary=${UPLOAD_BOUNDARY}`, 'Content-Length': String(body.length) } });
+  const out = new Uint8Array(request.length + body.length);
+  out.set(request, 0);
+  out.set(body, request.length);
+  return out;
+}
+
 /**
  * What the allocation budgets of tests/node/budgets.test.ts guard: for each request kind but the login,
  * slots and chunk bytes the server allocates per request (raw request in, response out, over
- * bench/direct-socket.ts), one at a time and `concurrency` in flight at once.
+ * bench/direct-socket.ts), one at a time and `concurrency` in flight at once. Then the static-file and
+ * upload paths: GET /static/style.css (200, from a memory source), the same with its ETag (304), and an
+ * 8 KiB multipart upload streamed (request.stream) through the multipart parser into a SHA-256 sink.
  */
 async function budgets(options: FitScenario): Promise<{ scenario: 'budgets'; allocations: KindAllocation[] }> {
-  const device = await bootDevice({ iterations: options.iterations });
+  const device = await bootDevice({ iterations: options.iterations, assets: memoryFiles({ 'style.css': STYLESHEET }) });
+  device.app.post('/bench/upload', async (request) => {
+    const hash = runtime().crypto.createSha256();
+    let size = 0;
+    const parser = new MultipartParser(multipartBoundary(request.headers.getLower('content-type')), {
+      file: () => ({ write: (bytes: Uint8Array) => { hash.update(bytes); size += bytes.length; }, close() {}, abort() {} }),
+    });
+    for await (const piece of request.stream as AsyncIterable<Uint8Array>) parser.write(piece);
+    parser.end();
+    hash.digest();
+    return size === UPLOAD_FILE_BYTES ? 'ok' : 'short';
+  }, { maxStreamBody: 64 * 1024 });
   const cookie = sessionCookie(await device.signedIn());
   const server = new Server(device.app);
   const allocations: KindAllocation[] = [];
   const concurrency = options.concurrency ?? 4;
   const peers = Array.from({ length: concurrency }, () => new DirectPeer());
-  for (const kind of ['home', 'session', 'write', 'static', 'settings'] as RequestKind[]) {
-    const request = rawRequest(BUDGET_PATHS[kind] as string, kind === 'write' || kind === 'static' ? undefined : cookie);
+  const measure = async (kind: KindAllocation['kind'], request: Uint8Array, status: number) => {
     const one = peers[0];
     for (let i = 0; i < 3; i++) {
       await exchange(server, one, request);
-      if (one.status !== 200) throw new Error(`${kind}: status ${one.status}`);
+      if (one.status !== status) throw new Error(`${kind}: status ${one.status}`);
     }
     __fitGC();
     __fitResetPeak();
@@ -348,9 +384,15 @@ async function budgets(options: FitScenario): Promise<{ scenario: 'budgets'; all
       for (const peer of peers) if (!peer.closed && peer.socket !== undefined) peer.socket.options.onWritable?.call(peer.socket, WINDOW);
     }
     after = memory();
-    for (const peer of peers) if (peer.status !== 200) throw new Error(`${kind} ×${concurrency}: status ${peer.status}`);
+    for (const peer of peers) if (peer.status !== status) throw new Error(`${kind} ×${concurrency}: status ${peer.status}`);
     allocations.push({ kind, concurrency, slots: (after.peakSlots - before.slots) / concurrency, chunks: (after.peakChunks - before.chunks) / concurrency });
+  };
+  for (const kind of ['home', 'session', 'write', 'static', 'settings'] as RequestKind[]) {
+    await measure(kind, rawRequest(BUDGET_PATHS[kind] as string, kind === 'write' || kind === 'static' ? undefined : cookie), 200);
   }
+  await measure('asset', rawRequest('/static/style.css'), 200);
+  await measure('asset304', rawRequest('/static/style.css', undefined, { headers: { 'If-None-Match': contentETag(latin1Bytes(STYLESHEET)) } }), 304);
+  await measure('upload', uploadRequest(), 200);
   return { scenario: 'budgets', allocations };
 }
 

@@ -159,3 +159,22 @@ test('live: the SSE counter from the Last-Event-ID on, and the WebSocket echo', 
   ws.close(1000);
   assert.equal(await closed, 1000);
 }));
+
+test('static: a stylesheet with ETag, 304 and HEAD; a multipart upload streamed through a sink', () => run('static', async (url) => {
+  const css = await fetch(`${url}/static/site.css`);
+  assert.equal(css.status, 200);
+  assert.equal(css.headers.get('content-type'), 'text/css; charset=utf-8');
+  assert.equal(css.headers.get('cache-control'), 'max-age=600');
+  const etag = css.headers.get('etag') ?? '';
+  assert.match(etag, /^"[0-9a-f]{16}"$/);
+  assert.match(await css.text(), /^body\{/);
+  assert.equal((await fetch(`${url}/static/site.css`, { headers: { 'If-None-Match': etag } })).status, 304);
+  assert.equal((await fetch(`${url}/static/site.css`, { method: 'HEAD' })).headers.get('content-length'), String(54));
+  assert.equal((await fetch(`${url}/static/..%2fmain.ts`)).status, 404);
+  const form = new FormData();
+  form.append('note', 'hello');
+  form.append('file', new Blob([new Uint8Array(300_000).fill(7)]), 'big.bin');
+  const upload = await fetch(`${url}/upload`, { method: 'POST', body: form });
+  assert.equal(upload.status, 200);
+  assert.deepEqual(await upload.json(), { note: 'hello', files: [{ name: 'big.bin', size: 300_000 }] });
+}));

@@ -34,7 +34,8 @@ export function beginFirmwareUpdate(): FirmwareUpdate {
   return {
     write(bytes: Uint8Array): void {
       if (file === undefined) throw new Error('xsdot: the firmware update is over');
-      file.write(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+      // The Linux File writes whole ArrayBuffers only: a copy of the piece (the simulator's cost, not a device's).
+      file.write(bytes.slice().buffer as ArrayBuffer);
     },
     complete(): void {
       if (file === undefined) throw new Error('xsdot: the firmware update is over');
