@@ -24,6 +24,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Limits } from '../../modules/http/limits';
 import { installRuntime } from '../../modules/runtime';
+import { directoryFiles } from '../../hosts/node/static';
 import { createApp } from '../../main';
 import { createNodeRuntime, FileStore } from '../../hosts/node/runtime';
 import { serve } from '../../hosts/node/serve';
@@ -107,11 +108,13 @@ async function startNode(dataDir: string, options: TargetOptions): Promise<Targe
   const storeFile = join(dataDir, '.sesskey');
   const runtime = createNodeRuntime({
     store: new FileStore(storeFile),
+    firmwarePath: join(dataDir, 'firmware.bin'),
     log: (level, message) => { output += `[${level}] ${message}\n`; },
   });
   // The app reads its keys and password from the store when created: the runtime goes in first.
   installRuntime(runtime);
-  const app = createApp({ deviceName: options.deviceName });
+  // As npm start serves it: the stylesheet from app/static.
+  const app = createApp({ deviceName: options.deviceName, assets: directoryFiles(fileURLToPath(new URL('../../app/static', import.meta.url))) });
   const running = await serve(app, { port: 0, address: '127.0.0.1', limits: options.limits, runtime, hostNames: hostsOf(options), announce: false });
   output += `xsdot listening on ${running.url}\n`;
   return {
