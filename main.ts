@@ -166,9 +166,6 @@ export function createApp(options: LoginAppOptions = {}): App {
     return request.path.startsWith('/api/') ? Response.json({ error: 'setup required' }, 401) : redirect('/setup');
   });
 
-  if (options.assets !== undefined) useAssets(app, options.assets);
-  useUpdatePage(app, { device, tokens, signedIn, maxImageBytes: options.maxFirmwareBytes });
-
   const errorPage = (request: Request, error: unknown): Response => {
     const status = error instanceof HttpError ? error.status : 500;
     const reason = error instanceof HttpError ? error.reason : statusText(500);
@@ -326,9 +323,12 @@ export function createApp(options: LoginAppOptions = {}): App {
     changePassword: (user, password) => changePassword(sessions, passwords, user, password),
   });
 
-  // The dashboard's live uptime and free memory (SSE), and the status over WebSocket for tools; last, so
-  // the other routes are matched before it.
-  const allowLiveScript = useLiveStatus(app, contentSecurityPolicy("'self'"), (session) => userOf(session) !== undefined);
+  // Last: routes are matched in order, and each one tried before the match costs the pages above a little.
+  if (options.assets !== undefined) useAssets(app, options.assets);
+  useUpdatePage(app, { device: () => device, isAdmin: (user) => users.get(user)?.role === 'admin', tokens, signedIn, maxImageBytes: options.maxFirmwareBytes });
 
+  // The dashboard's live uptime and free memory (SSE), and the status over WebSocket for tools: after the others, so
+  // they are matched before it (a route with parameters splits the path when it is tried).
+  const allowLiveScript = useLiveStatus(app, contentSecurityPolicy("'self'"), (session) => userOf(session) !== undefined);
   return app;
 }

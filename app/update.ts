@@ -4,7 +4,7 @@
  * image — streamed (request.stream, never whole in RAM) through the multipart parser into the host's
  * firmware update (runtime.ts FirmwareUpdate: the SDK's OTA on ESP32, a file elsewhere).
  *
- * Who: a signed-in user (the app has one user, the admin). CSRF: the origin check of the app's guard,
+ * Who: a signed-in admin (a viewer gets 403). CSRF: the origin check of the app's guard,
  * then the token, which must come in the body before the image: no byte is written before it is checked.
  * The image is accepted (`complete()`: OTA complete, or the rename) only when the whole body was read and
  * its SHA-256 matches; any failure — no token, wrong hash, over the size limit (413), a malformed body,
@@ -30,7 +30,10 @@ export const DEFAULT_MAX_IMAGE_BYTES = 2 * 1024 * 1024;
 const FORM_OVERHEAD = 4096;
 
 export interface UpdatePageOptions {
-  device: string;
+  /** The device's name now (it may change in the settings). */
+  device: () => string;
+  /** Whether `user` is an admin: only admins see the page and upload (others: 403). */
+  isAdmin: (user: string) => boolean;
   tokens: CsrfTokens;
   /** Wraps a handler so that only a signed-in user reaches it (the app's `signedIn`). */
   signedIn: (handler: (request: Request, session: SessionData, user: string) => HandlerResult | Promise<HandlerResult>) => (request: Request) => HandlerResult | Promise<HandlerResult>;
@@ -58,16 +61,24 @@ function hex(bytes: Uint8Array): string {
 }
 
 export function useUpdatePage(app: App, options: UpdatePageOptions): void {
-  const { device, tokens, signedIn } = options;
+  const { device, isAdmin, tokens, signedIn } = options;
   const maxImageBytes = options.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES;
   const page = (session: SessionData, note?: Message, status = 200): Response => {
     if (session.isNew) session.save();
-    return Response.html(updatePage(device, tokens.token(session.sid), note), status);
+    return Response.html(updatePage(device(), tokens.token(session.sid), note), status);
   };
 
-  app.get(UPDATE_PATH, signedIn((_request, session) => page(session)));
+  const adminOnly = (user: string): void => {
+    if (!isAdmin(user)) throw new HttpError(403, 'Only an admin can update the firmware.');
+  };
 
-  app.post(UPDATE_PATH, signedIn(async (request, session) => {
+  app.get(UPDATE_PATH, signedIn((_request, session, user) => {
+    adminOnly(user);
+    return page(session);
+  }));
+
+  app.post(UPDATE_PATH, signedIn(async (request, session, user) => {
+    adminOnly(user);
     const stream = request.stream;
     if (stream === undefined || runtime().beginFirmwareUpdate === undefined) throw new HttpError(501, 'This device cannot take a firmware update.');
     let update: FirmwareUpdate | undefined;

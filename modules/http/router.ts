@@ -40,13 +40,14 @@ export class UrlPattern {
   /** Parameters when `segments` (the split, decoded path) match this pattern, else undefined. */
   match(segments: readonly string[]): Params | undefined {
     const own = this.#segments;
-    const params: Params = {};
+    // Made at the first parameter: a pattern that fails on a static segment allocates nothing.
+    let params: Params | undefined;
     for (let i = 0; i < own.length; i++) {
       const segment = own[i];
       if (segment.kind === 'path') {
         const rest = segments.slice(i).join('/');
         if (i >= segments.length || rest.length === 0) return undefined;
-        params[segment.name] = rest;
+        (params ??= {})[segment.name] = rest;
         return params;
       }
       if (i >= segments.length) return undefined;
@@ -55,13 +56,13 @@ export class UrlPattern {
         if (value !== segment.text) return undefined;
       } else if (segment.kind === 'int') {
         if (!/^-?[0-9]{1,15}$/.test(value)) return undefined;
-        params[segment.name] = Number(value);
+        (params ??= {})[segment.name] = Number(value);
       } else {
         if (value.length === 0) return undefined;
-        params[segment.name] = value;
+        (params ??= {})[segment.name] = value;
       }
     }
-    return own.length === segments.length ? params : undefined;
+    return own.length === segments.length ? params ?? {} : undefined;
   }
 
   /** The pattern with a mount prefix in front (`/api` + `/items` → `/api/items`). */

@@ -1,7 +1,6 @@
 /** What differs on Linux (the simulator and the x-cli-lin executable): no network setup; SIGPIPE ignored, umask 077. */
-import config from 'mc/config';
 import { File } from 'file';
-import { prepareProcess as prepareLinuxProcess } from '../system/system';
+import { getenv, prepareProcess as prepareLinuxProcess } from '../system/system';
 import type { FirmwareUpdate } from '../../../modules/runtime';
 
 export const defaultPlatformName = 'lin';
@@ -18,12 +17,13 @@ export function prepareProcess(): void {
 }
 
 /**
- * The stand-in for OTA on Linux: the image goes to `firmware.bin.tmp` under the file root (the data
- * directory of x-cli-lin, see cli/config.ts) and is renamed to `firmware.bin` by `complete()`, so a
+ * The stand-in for OTA on Linux: the image goes to `firmware.bin.tmp` in XSDOT_DATA_DIR (else /tmp/, as
+ * cli/config.ts's file root; read here, not from mc/config, which cannot be preloaded) and is renamed to `firmware.bin` by `complete()`, so a
  * partial image never replaces a whole one; `cancel()` deletes the temporary file.
  */
 export function beginFirmwareUpdate(): FirmwareUpdate {
-  const root = (config as { file?: { root?: string } }).file?.root ?? '/tmp/';
+  const dir = getenv('XSDOT_DATA_DIR');
+  const root = dir ? (dir.endsWith('/') ? dir : `${dir}/`) : '/tmp/';
   const temp = `${root}firmware.bin.tmp`;
   File.delete(temp);
   let file: File | undefined = new File(temp, true);
