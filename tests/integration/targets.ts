@@ -138,10 +138,11 @@ function moddableCommand(): { command: string; args: string[] } {
     // mount: /tmp becomes the data directory (Preference's file, Xvfb's socket and lock, xvfb-run's
     // auth file); mcsim and the app are copied there first, as the SDK or the build may live under
     // /tmp. pid + kill-child: stopping unshare ends everything started inside. sh stays as the
-    // namespace's init (xvfb-run as PID 1 never hears from its Xvfb). stdbuf: mcsim's trace() output is
-    // block-buffered into a pipe.
+    // namespace's init (xvfb-run as PID 1 never hears from its Xvfb). Inside, the data directory is /tmp
+    // (where the app writes its firmware image). stdbuf: mcsim's trace() output is block-buffered into a pipe.
     const script = 'mkdir -p "$XSDOT_DATA_DIR/.mcsim" && cp "$(command -v mcsim)" "$XSDOT_MCSIM_APP" "$XSDOT_DATA_DIR/.mcsim/" && ' +
-      'mount --make-rprivate / && mount --bind "$XSDOT_DATA_DIR" /tmp && xvfb-run -a stdbuf -oL -eL /tmp/.mcsim/mcsim /tmp/.mcsim/mc.so';
+      'mount --make-rprivate / && mount --bind "$XSDOT_DATA_DIR" /tmp && ' +
+      'XSDOT_DATA_DIR=/tmp xvfb-run -a stdbuf -oL -eL /tmp/.mcsim/mcsim /tmp/.mcsim/mc.so';
     return { command: 'unshare', args: ['--mount', '--pid', '--fork', '--kill-child=SIGKILL', 'sh', '-c', script] };
   }
   const executable = process.env.XSDOT_MODDABLE_EXECUTABLE;
