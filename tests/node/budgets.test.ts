@@ -83,13 +83,13 @@ const EXTENSION_BUDGETS: Record<string, Budget> = {
  * Live memory each idle live connection keeps (bench/fit/live-entry.ts: 4 at once, a browser's head):
  * an event stream or WebSocket whose handler returned (the app sends from elsewhere), and one whose async
  * handler is still running (its suspended frame keeps the request). For comparison, an idle keep-alive
- * HTTP connection keeps 113 slots + 25 chunk bytes.
+ * HTTP connection keeps 72 slots + 7 chunk bytes.
  */
 const LIVE_BUDGETS: Record<string, Budget> = {
-  sse: { slots: 139, chunks: 31 },
-  'sse-awaiting': { slots: 266, chunks: 1_145 },
-  websocket: { slots: 163, chunks: 55 },
-  'websocket-awaiting': { slots: 356, chunks: 2_057 },
+  sse: { slots: 98, chunks: 13 },
+  'sse-awaiting': { slots: 220, chunks: 1_120 },
+  websocket: { slots: 122, chunks: 37 },
+  'websocket-awaiting': { slots: 310, chunks: 2_035 },
 };
 
 /** 4 concurrent GET /me of the peer app (10 rounds after boot and a login) complete in this fixed heap. */
