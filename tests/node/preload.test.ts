@@ -14,6 +14,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { test } from 'node:test';
+import { buildAssets } from '../../scripts/assets';
 
 const ROOT = join(dirname(new URL(import.meta.url).pathname), '..', '..');
 
@@ -59,6 +60,8 @@ test('every xsdot module of the x-cli-lin build is preloaded by the XS linker, o
   }
   const out = mkdtempSync(join(tmpdir(), 'xsdot-preload-'));
   try {
+    // manifest.json includes the login app's generated asset manifest (npm run build:assets).
+    buildAssets(join(ROOT, 'app', 'static'), join(ROOT, 'build', 'assets', 'login'), 'login');
     const run = spawnSync(mcconfig, ['-p', 'x-cli-lin', '-t', 'build', '-o', out, join(ROOT, 'manifest.json')], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
     assert.equal(run.status, 0, `mcconfig: ${run.stderr}`);
     const { sources, preloads } = readMakefile(readFileSync(join(out, 'tmp', 'lin', 'release', 'xsdot', 'makefile'), 'utf8'));
