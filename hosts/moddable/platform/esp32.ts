@@ -1,7 +1,19 @@
 /** What differs on an ESP32: the URL comes from the station's IP address (Wi-Fi joined before main ran). */
 import Net from 'net';
-import OTA from 'ota';
+// @ts-expect-error -- the SDK ships no typings for its ESP32 `ota` module (build/devices/esp32/modules/ota/ota.js).
+import OTAModule from 'ota';
 import type { FirmwareUpdate } from '../../../modules/runtime';
+
+/** The SDK's `ota.js`: `new OTA()` opens the next OTA app partition (esp_ota_begin). */
+interface OTAUpdate {
+  /** Appends bytes (any buffer or view) to the image. */
+  write(data: ArrayBuffer | ArrayBufferView): void;
+  /** Ends the image and marks it for the next boot. */
+  complete(): void;
+  /** Drops the image; the running partition is untouched. */
+  cancel(): void;
+}
+const OTA = OTAModule as new () => OTAUpdate;
 
 export const defaultPlatformName = 'esp32';
 /** Serve on every interface of the device (the LAN). */
@@ -26,8 +38,7 @@ export function beginFirmwareUpdate(): FirmwareUpdate {
   let open = true;
   return {
     write(bytes: Uint8Array): void {
-      // The typings say ArrayBuffer; the native write takes any buffer view.
-      ota.write(bytes as unknown as ArrayBuffer);
+      ota.write(bytes);
     },
     complete(): void {
       open = false;
