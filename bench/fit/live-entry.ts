@@ -17,15 +17,13 @@
  *   session requests run at once (the 4th connection slot is the stream's), then the next status event
  *   pushed by the app's timer. Reports the statuses and the status events the stream received.
  */
-import { fitCryptoProvider } from '../../hosts/xs/fit/digest';
-import { createXsRuntime } from '../../hosts/xs/runtime';
-import { pendingTimers, runNextTimer } from '../../hosts/xs/timers';
+import { runNextTimer } from '../../hosts/xs/timers';
 import { App } from '../../modules/http/app';
 import { latin1, latin1Bytes } from '../../modules/http/bytes';
 import { Server } from '../../modules/http/server';
-import { installRuntime } from '../../modules/runtime';
 import { withSSE, withWebSocket, type EventStream, type WebSocket } from '../../modules/live/index';
 import { DirectPeer, open, WINDOW } from '../direct-socket';
+import { runScenario } from './scenario';
 import { BROWSER_HEADERS, bootDevice, send, sessionCookie, type Browser, type RequestKind } from '../workload';
 
 declare function __fitRandom(length: number): ArrayBuffer;
@@ -151,32 +149,9 @@ async function fit(): Promise<LiveFitResult> {
   return { statuses, events: count() };
 }
 
-let state: 'idle' | 'running' | 'done' | 'failed' = 'idle';
-let outcome = '';
+export { step } from './scenario';
 
 export function start(json: string): void {
   const options = JSON.parse(json) as { scenario?: 'fit'; connections?: number };
-  installRuntime({
-    ...createXsRuntime({ log: (level, message) => print(`[${level}] ${message}`) }),
-    randomBytes: (length) => new Uint8Array(__fitRandom(length)),
-    crypto: fitCryptoProvider,
-  });
-  state = 'running';
-  const run: Promise<unknown> = options.scenario === 'fit' ? fit() : measure(options.connections ?? 4).then((idle) => ({ idle }));
-  run.then(
-    (result) => { state = 'done'; outcome = JSON.stringify(result); },
-    (error: unknown) => { state = 'failed'; outcome = error instanceof Error ? `${error.message}\n${error.stack ?? ''}` : String(error); },
-  );
-}
-
-/** "continue" while the scenario runs, "done <json>" at the end, or a sentence saying why not. */
-export function step(): string {
-  if (state === 'done') return `done ${outcome}`;
-  if (state === 'failed') return `failed: ${outcome}`;
-  if (state === 'idle') return 'failed: start() was not called';
-  if (pendingTimers() > 0) {
-    runNextTimer();
-    return 'continue';
-  }
-  return 'stuck: no promise job or timer is left and the scenario has not finished';
+  runScenario(() => (options.scenario === 'fit' ? fit() : measure(options.connections ?? 4).then((idle) => ({ idle }))));
 }

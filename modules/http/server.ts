@@ -485,7 +485,7 @@ class Connection implements Channel {
   }
 
   /** Channel: the protocol's timeout `ms` from now; 0 disarms. */
-  setTimeout(ms: number): void {
+  armTimeout(ms: number): void {
     if (ms > 0) this.#arm(ms);
     else this.#disarm();
   }

@@ -17,7 +17,7 @@ export interface Channel {
    * The connection's one timer: `Protocol.onTimeout` runs once, `ms` milliseconds from now (replacing
    * any earlier arming); 0 disarms it.
    */
-  setTimeout(ms: number): void;
+  armTimeout(ms: number): void;
   /** Closes the connection at once (queued bytes are dropped); `Protocol.onClose` follows. */
   close(): void;
   /** The client's IP address where the socket tells it. */
@@ -32,7 +32,7 @@ export interface Protocol {
   onData(bytes: Uint8Array): void;
   /** Everything queued has been written. */
   onDrained(): void;
-  /** The timer armed with `Channel.setTimeout` fired. */
+  /** The timer armed with `Channel.armTimeout` fired. */
   onTimeout(): void;
   /** The connection closed (by the peer, a failure, the server's close, or `Channel.close`): release everything. Once. */
   onClose(): void;

@@ -187,7 +187,7 @@ export class EventStream implements Protocol {
 
   start(channel: Channel): void {
     this.#channel = channel;
-    channel.setTimeout(this.#limits.heartbeat);
+    channel.armTimeout(this.#limits.heartbeat);
     const source = this.#source as Source;
     this.#source = undefined;
     if (typeof source === 'function') {
@@ -226,7 +226,7 @@ export class EventStream implements Protocol {
       channel.send(runtime().utf8Encode(HEARTBEAT));
       if (channel.queued > 0) this.#flowing = runtime().monotonic();
     }
-    channel.setTimeout(this.#limits.heartbeat);
+    channel.armTimeout(this.#limits.heartbeat);
   }
 
   onClose(): void {

@@ -249,7 +249,7 @@ export class WebSocket implements Protocol, FrameSink {
   start(channel: Channel): void {
     this.#channel = channel;
     this.#state = OPEN;
-    channel.setTimeout(this.#limits.idleTimeout);
+    channel.armTimeout(this.#limits.idleTimeout);
     const handler = this.#handler as WebSocketHandler;
     this.#handler = undefined;
     runHandler(handler, this, () => this.handlerDone(), (error) => this.handlerFailed(error));
@@ -293,7 +293,7 @@ export class WebSocket implements Protocol, FrameSink {
     }
     this.#heard = false;
     this.#drained = channel.queued === 0;
-    channel.setTimeout(this.#limits.idleTimeout);
+    channel.armTimeout(this.#limits.idleTimeout);
   }
 
   onClose(): void {
@@ -348,7 +348,7 @@ export class WebSocket implements Protocol, FrameSink {
     this.writeFrame(CLOSE, code === CLOSE_NO_STATUS ? new Uint8Array(0) : closePayload(code, new Uint8Array(0)));
     this.rejectWaiting();
     if ((this.#channel as Channel).queued === 0) this.#channel?.close();
-    else this.#channel?.setTimeout(CLOSE_WAIT);
+    else this.#channel?.armTimeout(CLOSE_WAIT);
   }
 
   private writeFrame(opcode: number, payload: Uint8Array): void {
@@ -367,7 +367,7 @@ export class WebSocket implements Protocol, FrameSink {
     this.#state = CLOSING;
     this.writeFrame(CLOSE, closePayload(code, runtime().utf8Encode(reason)));
     this.rejectWaiting();
-    this.#channel.setTimeout(CLOSE_WAIT);
+    this.#channel.armTimeout(CLOSE_WAIT);
   }
 
   /** Closes the TCP connection once our close frame has gone (at most CLOSE_WAIT). */

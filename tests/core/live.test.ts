@@ -179,7 +179,7 @@ class FakeChannel implements Channel {
     return this.pending.reduce((n, piece) => n + piece.length, 0);
   }
 
-  setTimeout(ms: number): void {
+  armTimeout(ms: number): void {
     this.timeout = ms;
   }
 
