@@ -34,13 +34,24 @@ export function utf8Decode(bytes: Uint8Array): string {
 
 /** The WHATWG UTF-8 decoder (replacement mode, BOM stripped), as in the Encoding Standard §9.1.1. */
 function decodeReplacing(bytes: Uint8Array): string {
+  // Pieces joined once at the end: appending each to a growing string would copy it every time.
   const parts: string[] = [];
-  let codes: number[] = [];
+  // UTF-16 units gathered in one small typed array and flushed 64 at a time: each argument of apply()
+  // takes a slot of the XS stack (the fit engine has a device's 512, part of them in use when a
+  // request's head is decoded), and an array of numbers would allocate a slot per unit.
+  const units = new Uint16Array(UNITS);
+  let count = 0;
+  const flush = () => {
+    parts.push(String.fromCharCode.apply(null, (count === UNITS ? units : units.subarray(0, count)) as unknown as number[]));
+    count = 0;
+  };
   const emit = (code: number) => {
-    codes.push(code);
-    if (codes.length === 4096) {
-      parts.push(String.fromCodePoint(...codes));
-      codes = [];
+    if (count >= UNITS - 1) flush();
+    if (code > 0xffff) {
+      units[count++] = 0xd800 + ((code - 0x10000) >> 10);
+      units[count++] = 0xdc00 + ((code - 0x10000) & 0x3ff);
+    } else {
+      units[count++] = code;
     }
   };
   const end = bytes.length;
@@ -82,6 +93,8 @@ function decodeReplacing(bytes: Uint8Array): string {
     // A byte that broke the sequence is not consumed: it starts the next one.
     emit(seen === needed ? code : 0xfffd);
   }
-  parts.push(String.fromCodePoint(...codes));
+  flush();
   return parts.join('');
 }
+
+const UNITS = 64;

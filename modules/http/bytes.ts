@@ -1,5 +1,6 @@
 /** Byte helpers shared by the parser, the response writer and the test client. */
 import { runtime } from '../runtime';
+import { indexOf } from './text';
 
 /** Concatenates two byte arrays (either may be empty) into a new one. */
 export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
@@ -13,21 +14,23 @@ export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
 
 const LATIN1_SLICE = 128;
 
-/** Decodes bytes as Latin-1 (one char per byte): for HTTP heads, which are bytes, not UTF-8. */
+/**
+ * Decodes bytes as Latin-1 (one character a byte): for HTTP heads, which are bytes, not UTF-8. ASCII
+ * (nearly every head) takes one native UTF-8 decode, where the two agree: any byte of 0x80 or more
+ * would have made fewer characters or a U+FFFD. Other bytes are converted in slices.
+ */
 export function latin1(bytes: Uint8Array, start = 0, end = bytes.length): string {
-  // One slice (a field value, a method, a short target): no concatenation.
+  const ascii = runtime().utf8Decode(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end));
+  if (ascii.length === end - start && indexOf.call(ascii, '\uFFFD') < 0) return ascii;
   if (end - start <= LATIN1_SLICE) return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
-  // Longer ASCII (a cookie, a long target): one native decode, where Latin-1 and UTF-8 agree.
-  let ascii = true;
-  for (let i = start; i < end && ascii; i++) ascii = bytes[i] < 0x80;
-  if (ascii) return runtime().utf8Decode(bytes.subarray(start, end));
-  let text = '';
   // apply() in slices: every argument takes a slot of the XS stack, which is 512 slots on a Moddable
   // Two (a 2048-byte slice overflowed it: a fatal abort, not an exception); engines also cap the count.
+  // The slices are joined once: appending each to a growing string would copy it every time.
+  const parts: string[] = [];
   for (let i = start; i < end; i += LATIN1_SLICE) {
-    text += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(end, i + LATIN1_SLICE)) as unknown as number[]);
+    parts.push(String.fromCharCode.apply(null, bytes.subarray(i, Math.min(end, i + LATIN1_SLICE)) as unknown as number[]));
   }
-  return text;
+  return parts.join('');
 }
 
 /** Encodes a Latin-1/ASCII string to bytes (chars above 0xFF are not expected here). */

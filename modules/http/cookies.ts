@@ -1,7 +1,8 @@
 /** Cookies per RFC 6265: parsing the Cookie header and writing validated Set-Cookie values. */
 import { everyAsciiByte } from './bytes';
-import { isToken, isTokenByte } from './headers';
-import { runtime } from '../runtime';
+import { charCodeAt, indexOf, isCookieValue, isToken, slice, startsWith } from './text';
+
+export { isCookieValue };
 
 export interface CookieOptions {
   /** Seconds until expiry; 0 or negative deletes the cookie. */
@@ -21,12 +22,12 @@ export interface CookieOptions {
  * Parses a Cookie header into name → values, in order. A name can repeat when a browser holds
  * cookies of one name for several paths or domains; callers that need one value decide what to do.
  * Pairs are split on `;` and the first `=`, trimmed, a value's surrounding double quotes removed; a pair
- * whose name is not a token or whose value is not cookie-octets is skipped. An ASCII header is scanned as
- * bytes (one native encode, then two slices per cookie: on XS every string method call allocates).
+ * whose name is not a token or whose value is not cookie-octets is skipped. The header is scanned by
+ * native string searches (text.ts); a string is made for the name and value of each pair kept.
  */
 export function parseCookieHeader(header: string | undefined): Map<string, string[]> {
   const cookies = new Map<string, string[]>();
-  if (header !== undefined) scanCookies(header, undefined, cookies);
+  if (header !== undefined) scanCookies(header, 0, header.length, undefined, cookies);
   return cookies;
 }
 
@@ -36,56 +37,60 @@ export function parseCookieHeader(header: string | undefined): Map<string, strin
  */
 export function cookieValuesOf(header: string | undefined, name: string): string[] {
   const values: string[] = [];
-  if (header !== undefined) scanCookies(header, name, values);
+  if (header !== undefined) scanCookies(header, 0, header.length, name, values);
   return values;
 }
 
-/** Adds each valid pair to `out`: every pair to a Map, or the values of the pairs named `only` to a list. */
-function scanCookies(header: string, only: string | undefined, out: Map<string, string[]> | string[]): void {
-  const bytes = runtime().utf8Encode(header);
-  // Not ASCII: the string path, whose trim() also knows the non-ASCII spaces.
-  if (bytes.length !== header.length) {
-    parseCookieText(header, only, out);
-    return;
-  }
-  for (let start = 0; start <= bytes.length;) {
-    let end = bytes.indexOf(SEMICOLON, start);
-    if (end < 0) end = bytes.length;
-    const eq = bytes.indexOf(EQUALS, start);
+/**
+ * Adds to `values` those of cookie `name` in the Cookie field value `text[start..end)`, read in place
+ * (a parsed head's text: no string is made for the field, see ParsedHeaders).
+ */
+export function cookieValuesIn(text: string, start: number, end: number, name: string, values: string[]): void {
+  scanCookies(text, start, end, name, values);
+}
+
+/**
+ * Adds each valid pair of `header[from..to)` to `out`: every pair to a Map, or the values of the pairs
+ * named `only` to a list.
+ */
+function scanCookies(header: string, from: number, to: number, only: string | undefined, out: Map<string, string[]> | string[]): void {
+  // Read once: on XS a string's `length` boxes it (2 slots) each time.
+  const onlyLength = only === undefined ? -1 : only.length;
+  for (let start = from; start <= to;) {
+    let end = indexOf.call(header, ';', start);
+    if (end < 0 || end > to) end = to;
+    const eq = indexOf.call(header, '=', start);
     if (eq >= 0 && eq < end) {
       let nameStart = start;
       let nameEnd = eq;
       let valueStart = eq + 1;
       let valueEnd = end;
-      while (nameStart < nameEnd && isSpace(bytes[nameStart])) nameStart++;
-      while (nameEnd > nameStart && isSpace(bytes[nameEnd - 1])) nameEnd--;
-      while (valueStart < valueEnd && isSpace(bytes[valueStart])) valueStart++;
-      while (valueEnd > valueStart && isSpace(bytes[valueEnd - 1])) valueEnd--;
-      if (valueEnd - valueStart >= 2 && bytes[valueStart] === QUOTE && bytes[valueEnd - 1] === QUOTE) {
+      while (nameStart < nameEnd && isSpace(charCodeAt.call(header, nameStart))) nameStart++;
+      while (nameEnd > nameStart && isSpace(charCodeAt.call(header, nameEnd - 1))) nameEnd--;
+      while (valueStart < valueEnd && isSpace(charCodeAt.call(header, valueStart))) valueStart++;
+      while (valueEnd > valueStart && isSpace(charCodeAt.call(header, valueEnd - 1))) valueEnd--;
+      if (valueEnd - valueStart >= 2 && charCodeAt.call(header, valueStart) === QUOTE && charCodeAt.call(header, valueEnd - 1) === QUOTE) {
         valueStart++;
         valueEnd--;
       }
-      const named = only === undefined || (nameEnd - nameStart === only.length && header.startsWith(only, nameStart));
-      if (named && nameEnd > nameStart && allBytes(bytes, nameStart, nameEnd, isTokenByte) && allBytes(bytes, valueStart, valueEnd, isCookieOctet)) {
-        addCookie(out, only ?? header.slice(nameStart, nameEnd), header.slice(valueStart, valueEnd));
+      if (only === undefined) {
+        const name = slice.call(header, nameStart, nameEnd);
+        const value = slice.call(header, valueStart, valueEnd);
+        if (isToken(name) && isCookieValue(value)) addCookie(out, name, value);
+      } else if (nameEnd > nameStart && nameEnd - nameStart === onlyLength && startsWith.call(header, only, nameStart)) {
+        const value = slice.call(header, valueStart, valueEnd);
+        if (isCookieValue(value)) addCookie(out, only, value);
       }
     }
     start = end + 1;
   }
 }
 
-const SEMICOLON = 0x3b;
-const EQUALS = 0x3d;
 const QUOTE = 0x22;
 
-/** Whitespace an ASCII header value can hold (the parser refuses other control characters). */
+/** Whitespace around a cookie's name and value: SP and HT (the parser refuses other control characters). */
 function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x09;
-}
-
-function allBytes(bytes: Uint8Array, start: number, end: number, test: (c: number) => boolean): boolean {
-  for (let i = start; i < end; i++) if (!test(bytes[i])) return false;
-  return true;
 }
 
 function addCookie(cookies: Map<string, string[]> | string[], name: string, value: string): void {
@@ -96,27 +101,6 @@ function addCookie(cookies: Map<string, string[]> | string[], name: string, valu
   const values = cookies.get(name);
   if (values === undefined) cookies.set(name, [value]);
   else values.push(value);
-}
-
-/** `parseCookieHeader` on the string, for a header with non-ASCII characters. */
-function parseCookieText(header: string, only: string | undefined, cookies: Map<string, string[]> | string[]): void {
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    const name = part.slice(0, eq).trim();
-    let value = part.slice(eq + 1).trim();
-    if (value.length >= 2 && value.charCodeAt(0) === 34 && value.charCodeAt(value.length - 1) === 34) value = value.slice(1, -1);
-    if ((only === undefined || name === only) && isToken(name) && isCookieValue(value)) addCookie(cookies, name, value);
-  }
-}
-
-/** RFC 6265 cookie-octet: visible ASCII except DQUOTE, comma, semicolon and backslash. */
-export function isCookieValue(value: string): boolean {
-  return everyAsciiByte(value, isCookieOctet);
-}
-
-function isCookieOctet(c: number): boolean {
-  return c >= 0x21 && c <= 0x7e && c !== 0x22 && c !== 0x2c && c !== 0x3b && c !== 0x5c;
 }
 
 function isAttributeValue(value: string): boolean {

@@ -1,4 +1,7 @@
-import { everyAsciiByte } from './bytes';
+import { cookieValuesOf, cookieValuesIn } from './cookies';
+import { charCodeAt, isToken, slice, startsWith, toLowerCase } from './text';
+
+export { isToken };
 
 /** A small case-insensitive header list that keeps repeated fields (e.g. several Set-Cookie). */
 export class Headers {
@@ -96,6 +99,161 @@ export class Headers {
   }
 }
 
+/**
+ * The fields of a parsed request head, read from the head's text when asked: a field nobody reads costs
+ * no string. `index` holds three offsets per field line — where its name starts, its colon, its CRLF —
+ * checked by the parser (parser.ts). The first change (append, set, delete) or walk over the fields
+ * copies them into an ordinary list; lookups before that search the text.
+ */
+export class ParsedHeaders extends Headers {
+  /** The head, as Latin-1 text; undefined once the fields were copied. */
+  #text: string | undefined;
+  /** The head in lower case, made by the first lookup. */
+  #lower: string | undefined;
+  readonly #index: Uint16Array | Uint32Array;
+
+  constructor(text: string, index: Uint16Array | Uint32Array) {
+    super();
+    this.#text = text;
+    this.#index = index;
+  }
+
+  override get size(): number {
+    return this.#text === undefined ? super.size : this.#index.length / 3;
+  }
+
+  override getLower(lower: string): string | undefined {
+    const text = this.#text;
+    if (text === undefined) return super.getLower(lower);
+    const index = this.#index;
+    const length = lower.length;
+    let joined: string | undefined;
+    for (let i = 0; i < index.length; i += 3) {
+      if (index[i + 1] - index[i] !== length || !ParsedHeaders.#named(this, text, index[i], lower)) continue;
+      const value = valueAt(text, index[i + 1] + 1, index[i + 2]);
+      joined = joined === undefined ? value : joined + (lower === 'cookie' ? '; ' : ', ') + value;
+    }
+    return joined;
+  }
+
+  override countLower(lower: string): number {
+    const text = this.#text;
+    if (text === undefined) return super.countLower(lower);
+    const index = this.#index;
+    const length = lower.length;
+    let count = 0;
+    for (let i = 0; i < index.length; i += 3) if (index[i + 1] - index[i] === length && ParsedHeaders.#named(this, text, index[i], lower)) count++;
+    return count;
+  }
+
+  /**
+   * @internal The values of cookie `name` in the Cookie fields (cookies.ts `cookieValuesOf`), read in
+   * place from the head's text: no string is made for the fields themselves.
+   */
+  cookieValues(name: string): string[] {
+    const text = this.#text;
+    if (text === undefined) return cookieValuesOf(super.getLower('cookie'), name);
+    const index = this.#index;
+    const values: string[] = [];
+    for (let i = 0; i < index.length; i += 3) {
+      if (index[i + 1] - index[i] === 6 && ParsedHeaders.#named(this, text, index[i], 'cookie')) cookieValuesIn(text, index[i + 1] + 1, index[i + 2], name, values);
+    }
+    return values;
+  }
+
+  override getAll(name: string): string[] {
+    ParsedHeaders.#own(this);
+    return super.getAll(name);
+  }
+
+  override append(name: string, value: string): void {
+    ParsedHeaders.#own(this);
+    super.append(name, value);
+  }
+
+  override set(name: string, value: string): void {
+    ParsedHeaders.#own(this);
+    super.set(name, value);
+  }
+
+  override delete(name: string): void {
+    ParsedHeaders.#own(this);
+    super.delete(name);
+  }
+
+  override setKnown(lower: string, name: string, value: string): void {
+    ParsedHeaders.#own(this);
+    super.setKnown(lower, name, value);
+  }
+
+  override appendParsed(lower: string, value: string): void {
+    ParsedHeaders.#own(this);
+    super.appendParsed(lower, value);
+  }
+
+  override [Symbol.iterator](): IterableIterator<[string, string]> {
+    ParsedHeaders.#own(this);
+    return super[Symbol.iterator]();
+  }
+
+  override get raw(): readonly string[] {
+    ParsedHeaders.#own(this);
+    return super.raw;
+  }
+
+  /**
+   * True when the field name at `start`, as long as `lower`, is `lower` in any case. Its usual spellings
+   * (all lower case, or as USUAL_NAMES has it) are compared in place; another is compared with the head
+   * in lower case, made once (most heads never need it). Static: XS gives every instance a slot per
+   * private method. (Lengths are compared by the callers: on XS `text.length` boxes the string, 2 slots.)
+   */
+  static #named(headers: ParsedHeaders, text: string, start: number, lower: string): boolean {
+    if (startsWith.call(text, lower, start)) return true;
+    const usual = USUAL_NAMES.get(lower);
+    if (usual !== undefined && startsWith.call(text, usual, start)) return true;
+    // Equal letters differ at most in bit 0x20: a first character that differs otherwise cannot match.
+    if ((charCodeAt.call(text, start) | 0x20) !== (charCodeAt.call(lower, 0) | 0x20)) return false;
+    return startsWith.call(headers.#lower ??= toLowerCase.call(text), lower, start);
+  }
+
+  /**
+   * Copies the fields from the text into the base class's list (names in lower case), once. Static:
+   * XS gives every instance a slot per private method.
+   */
+  static #own(headers: ParsedHeaders): void {
+    const text = headers.#text;
+    if (text !== undefined) {
+      const index = headers.#index;
+      const names = (headers.#lower ??= toLowerCase.call(text));
+      headers.#text = undefined;
+      headers.#lower = undefined;
+      for (let i = 0; i < index.length; i += 3) {
+        Headers.prototype.appendParsed.call(headers, slice.call(names, index[i], index[i + 1]), valueAt(text, index[i + 1] + 1, index[i + 2]));
+      }
+    }
+  }
+}
+
+/**
+ * How clients spell the names the server and its extensions look up (lower case → usual spelling):
+ * found in place, without lowering the head. Read only (in flash when preloaded).
+ */
+const USUAL_NAMES: ReadonlyMap<string, string> = new Map(['Host', 'Connection', 'Content-Length', 'Transfer-Encoding', 'Expect',
+  'Cookie', 'Content-Type', 'Origin', 'Referer', 'Authorization', 'Accept-Encoding', 'If-None-Match', 'If-Modified-Since', 'Upgrade',
+  'Sec-WebSocket-Key', 'Sec-WebSocket-Version', 'Last-Event-ID', 'X-CSRF-Token', 'Access-Control-Request-Method',
+  'Access-Control-Request-Headers'].map((name) => [name.toLowerCase(), name]));
+
+/** The field value `text[start..end)` without the optional whitespace around it (RFC 9110 §5.5). */
+function valueAt(text: string, start: number, end: number): string {
+  while (start < end && isWhitespace(charCodeAt.call(text, start))) start++;
+  while (end > start && isWhitespace(charCodeAt.call(text, end - 1))) end--;
+  return slice.call(text, start, end);
+}
+
+function isWhitespace(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
+
 /** True when `c` is a byte of an RFC 9110 token: letters, digits and !#$%&'*+-.^_`|~. */
 export function isTokenByte(c: number): boolean {
   if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57)) return true;
@@ -107,10 +265,6 @@ export function isTokenByte(c: number): boolean {
   }
 }
 
-/** True when `text` is an RFC 9110 token (header names, methods, cookie names). */
-export function isToken(text: string): boolean {
-  return text.length > 0 && everyAsciiByte(text, isTokenByte);
-}
 
 function checkField(name: string, value: string): void {
   if (!isToken(name)) throw new TypeError(`xsdot: invalid header name ${JSON.stringify(name)}`);

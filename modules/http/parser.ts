@@ -9,10 +9,11 @@
  * field with one value (a repeated field or a list, even of equal values, is 400); Content-Length with
  * Transfer-Encoding is 400; no whitespace before a field's colon and no obsolete line folding (400).
  */
-import { concatBytes, latin1, latin1Bytes } from './bytes';
+import { concatBytes, latin1 } from './bytes';
 import { HttpError } from './errors';
-import { Headers, isTokenByte } from './headers';
+import { ParsedHeaders, isTokenByte, type Headers } from './headers';
 import type { Limits } from './limits';
+import { charCodeAt, hasBareLineEnd, indexOf, isHeadSyntax, slice, startsWith } from './text';
 
 export interface RequestHead {
   method: string;
@@ -68,6 +69,8 @@ const SP = 32;
 const HT = 9;
 const COLON = 58;
 const EMPTY = new Uint8Array(0);
+/** Bytes decoded first when looking for the end of a head (see #readHead). */
+const HEAD_WINDOW = 512;
 
 function fail(status: number, reason?: string): never {
   throw new HttpError(status, reason, { close: true });
@@ -77,8 +80,6 @@ export class RequestParser {
   readonly #limits: Limits;
   /** Received bytes not yet consumed: the head being read, or what follows a request. */
   #buffer: Uint8Array = EMPTY;
-  /** Where the search for the end of the head resumes, so each byte is scanned once. */
-  #scanned = 0;
   /** Empty-line bytes skipped before the current request line, however they were split. */
   #skipped = 0;
   #head: RequestHead | undefined;
@@ -163,13 +164,24 @@ export class RequestParser {
       this.#skipped += start;
       if (this.#skipped > limits.maxRequestLine) fail(400);
       this.#buffer = buffer.subarray(start);
-      this.#scanned = 0;
       return this.#readHead();
     }
-    const end = this.#findHeadEnd();
-    if (end < 0) {
-      // No complete head yet: refuse as soon as the bytes already exceed what a limit allows.
-      const lineEnd = buffer.indexOf(LF);
+    // The bytes as text, scanned by native string searches (text.ts); the head ends at the first empty
+    // line. The first HEAD_WINDOW bytes hold nearly every head; beyond them the end is found byte by
+    // byte, so that a body that came with the head (bytes of any value, slow to decode) is not decoded.
+    const window = Math.min(buffer.length, HEAD_WINDOW);
+    let text = latin1(buffer, 0, window);
+    let at = indexOf.call(text, '\r\n\r\n');
+    if (at < 0 && window < buffer.length) {
+      const found = headEnd(buffer, window - 3);
+      text = latin1(buffer, 0, found < 0 ? buffer.length : found);
+      at = found - 4;
+    }
+    if (at < 0) {
+      // No complete head yet: refuse a bare CR or LF now (request smuggling, see bareLineEnds), and
+      // bytes that already exceed what a limit allows.
+      if (hasBareLineEnd(text)) bareLineEnds(buffer, buffer.length);
+      const lineEnd = indexOf.call(text, '\n');
       if (lineEnd < 0) {
         if (buffer.length > limits.maxRequestLine + 1) fail(414);
       } else {
@@ -178,47 +190,103 @@ export class RequestParser {
       }
       return false;
     }
-    this.#head = parseHead(buffer, end, limits, policies?.get(limits));
+    const end = at + 4;
+    this.#head = parseHead(end === text.length ? text : slice.call(text, 0, end), buffer, limits, policies?.get(limits));
     this.#skipped = 0;
     this.#buffer = end === buffer.length ? EMPTY : buffer.subarray(end);
-    this.#scanned = 0;
     // A streamed body stays in the buffer and on the socket: the connection hands it to request.stream.
     const length = this.#head.streamLimit === undefined ? this.#head.contentLength : 0;
     this.#body = length > 0 ? new Uint8Array(length) : EMPTY;
     this.#bodyFilled = 0;
     return true;
   }
+}
 
-  /**
-   * Index just past the empty line ending the head, or -1. Every line of a head ends with CRLF: a bare
-   * LF or bare CR is refused as soon as it arrives (a CR once the byte after it does), so a head never
-   * means one thing to a peer that splits lines on LF and another to one that splits on CRLF (request
-   * smuggling).
-   */
-  #findHeadEnd(): number {
-    const buffer = this.#buffer;
-    for (let i = Math.max(this.#scanned, 1); i < buffer.length; i++) {
-      const c = buffer[i];
-      if (c === CR) {
-        if (i + 1 < buffer.length && buffer[i + 1] !== LF) fail(400, 'Bare CR in head');
-      } else if (c === LF) {
-        if (buffer[i - 1] !== CR) fail(400, 'Bare LF in head');
-        // Every earlier LF was checked to follow a CR: LF two bytes back means CRLF CRLF.
-        if (i >= 3 && buffer[i - 2] === LF) return i + 1;
-      }
-    }
-    // The last byte again next time: a CR there has not been seen with its successor yet.
-    this.#scanned = buffer.length - 1;
-    return -1;
+/**
+ * Index just past the first CRLF CRLF in `bytes` at or after `from`, or -1: the end of a head longer than
+ * HEAD_WINDOW, looked for byte by byte so that a body that came with it is not decoded as text.
+ */
+function headEnd(bytes: Uint8Array, from: number): number {
+  for (let i = Math.max(from, 0) + 3; i < bytes.length; i++) {
+    if (bytes[i] === LF && bytes[i - 1] === CR && bytes[i - 2] === LF && bytes[i - 3] === CR) return i + 1;
+  }
+  return -1;
+}
+
+/**
+ * Throws 400 at the first bare CR or bare LF in `bytes[0..end)`, saying which (a CR at the very end
+ * waits for the byte after it). Every line of a head ends with CRLF, so a head never means one thing to
+ * a peer that splits lines on LF and another to one that splits on CRLF (request smuggling). Runs
+ * only once a native search (text.ts) found something wrong.
+ */
+function bareLineEnds(bytes: Uint8Array, end: number): void {
+  for (let i = 0; i < end; i++) {
+    const c = bytes[i];
+    if (c === CR) {
+      if (i + 1 < end && bytes[i + 1] !== LF) fail(400, 'Bare CR in head');
+    } else if (c === LF && (i === 0 || bytes[i - 1] !== CR)) fail(400, 'Bare LF in head');
   }
 }
 
 /**
- * Parses a complete head, `bytes[0..end)`: request line, fields and the blank line. It scans bytes and
- * makes strings only of what it keeps (method, target, names, values): on XS every string method call
- * allocates, and a character-by-character scan of a 600-byte head made ~3,000 slots of garbage.
+ * Parses a complete head: `text` is the head as Latin-1 text (one character a byte) from its first
+ * byte through its empty line, `bytes` the same bytes (for the error path). Valid syntax is checked by
+ * one regular expression (text.ts `isHeadSyntax`), the limits by offsets; the fields are then only
+ * indexed (ParsedHeaders): a field's strings are made when it is read. The strings made here are the
+ * method (none for a known one) and the target.
  */
-export function parseHead(bytes: Uint8Array, end: number, limits: Limits, policy?: BodyPolicy): RequestHead {
+export function parseHead(text: string, bytes: Uint8Array, limits: Limits, policy?: BodyPolicy): RequestHead {
+  const end = text.length;
+  if (!isHeadSyntax(text)) headError(bytes, end, limits);
+  const lineEnd = indexOf.call(text, '\r\n');
+  if (lineEnd > limits.maxRequestLine) fail(414);
+  const firstSpace = indexOf.call(text, ' ');
+  const secondSpace = indexOf.call(text, ' ', firstSpace + 1);
+  const method = knownMethod(text, firstSpace) ?? slice.call(text, 0, firstSpace);
+  const rawTarget = slice.call(text, firstSpace + 1, secondSpace);
+  const target = parseTarget(rawTarget);
+  // `HTTP/d.d`, its digits checked by the syntax.
+  if (charCodeAt.call(text, lineEnd - 3) !== 0x31) fail(505);
+  const version = charCodeAt.call(text, lineEnd - 1) === 0x30 ? '1.0' : '1.1';
+
+  // Field lines with their line ends count; the blank line ending the head does not (as in #headAllowance).
+  const fieldsStart = lineEnd + 2;
+  const fieldsEnd = end - 2;
+  if (fieldsEnd - fieldsStart > limits.maxHeaderBytes) fail(431);
+  let count = 0;
+  for (let start = fieldsStart; start < fieldsEnd; start = indexOf.call(text, '\r\n', start) + 2) count++;
+  if (count > limits.maxHeaders) fail(431, 'Too many header fields');
+  const index = end > 0xffff ? new Uint32Array(count * 3) : new Uint16Array(count * 3);
+  // Which framing fields may be present, by the lengths of the names: most heads have none, and need
+  // no lookup for them (each is a search of every field).
+  let framing = 0;
+  for (let i = 0, start = fieldsStart; i < index.length; i += 3) {
+    const lineStop = indexOf.call(text, '\r\n', start);
+    const colon = indexOf.call(text, ':', start);
+    index[i] = start;
+    index[i + 1] = colon;
+    index[i + 2] = lineStop;
+    const length = colon - start;
+    if (length === 14 || length === 17) framing |= MAY_HAVE_BODY; // content-length, transfer-encoding
+    else if (length === 6) framing |= MAY_EXPECT;
+    start = lineStop + 2;
+  }
+  const headers = new ParsedHeaders(text, index);
+  // Only an app with streaming routes has a policy; only a head announcing a body asks it.
+  const streamLimit = policy !== undefined && (framing & MAY_HAVE_BODY) !== 0 && (headers.countLower('content-length') > 0 || headers.countLower('transfer-encoding') > 0) ? policy(method, target) : undefined;
+  const head = completeHead(method, target, version, headers, framing, limits, target === rawTarget ? undefined : targetAuthority(rawTarget), streamLimit);
+  if (streamLimit !== undefined) head.streamLimit = streamLimit;
+  return head;
+}
+
+/**
+ * Throws the first error of an invalid head `bytes[0..end)`, as its bytes show it in order: a bare CR
+ * or LF, then the request line (414 when too long, then method, target, version), then each field line
+ * (431 when the fields pass a limit, then its syntax). Only heads that fail `isHeadSyntax` come here,
+ * so the common path never loops over bytes.
+ */
+function headError(bytes: Uint8Array, end: number, limits: Limits): never {
+  bareLineEnds(bytes, end);
   let lineEnd = indexOfLF(bytes, 0, end);
   const lineStop = stopOf(bytes, 0, lineEnd);
   if (lineStop > limits.maxRequestLine) fail(414);
@@ -235,19 +303,13 @@ export function parseHead(bytes: Uint8Array, end: number, limits: Limits, policy
   for (let i = firstSpace + 1; i < secondSpace; i++) {
     if (bytes[i] <= 32 || bytes[i] >= 127) fail(400, 'Invalid character in request target');
   }
-  const method = knownMethod(bytes, firstSpace) ?? latin1(bytes, 0, firstSpace);
-  const rawTarget = latin1(bytes, firstSpace + 1, secondSpace);
-  const target = parseTarget(rawTarget);
-  const version = parseVersion(bytes, secondSpace + 1, lineStop);
-
-  const headers = new Headers();
+  parseVersion(bytes, secondSpace + 1, lineStop);
   let headerBytes = 0;
   let count = 0;
   for (let start = lineEnd + 1; ; start = lineEnd + 1) {
     lineEnd = indexOfLF(bytes, start, end);
     const stop = stopOf(bytes, start, lineEnd);
     if (stop === start) break;
-    // Field lines with their line ends count; the blank line ending the head does not (as in #headAllowance).
     headerBytes += lineEnd + 1 - start;
     if (headerBytes > limits.maxHeaderBytes) fail(431);
     if (++count > limits.maxHeaders) fail(431, 'Too many header fields');
@@ -256,63 +318,23 @@ export function parseHead(bytes: Uint8Array, end: number, limits: Limits, policy
     let colon = start;
     while (colon < stop && isTokenByte(bytes[colon])) colon++;
     if (colon === start || colon === stop || bytes[colon] !== COLON) fail(400, 'Malformed header field');
-    let valueStart = colon + 1;
-    let valueEnd = stop;
-    while (valueStart < valueEnd && (bytes[valueStart] === SP || bytes[valueStart] === HT)) valueStart++;
-    while (valueEnd > valueStart && (bytes[valueEnd - 1] === SP || bytes[valueEnd - 1] === HT)) valueEnd--;
-    for (let i = valueStart; i < valueEnd; i++) {
+    for (let i = colon + 1; i < stop; i++) {
       const c = bytes[i];
       if ((c < 32 && c !== HT) || c === 127) fail(400, 'Invalid character in header field');
     }
-    headers.appendParsed(knownName(bytes, start, colon) ?? latin1(bytes, start, colon).toLowerCase(), latin1(bytes, valueStart, valueEnd));
   }
-  // Only an app with streaming routes has a policy; only a head announcing a body asks it.
-  const streamLimit = policy !== undefined && (headers.countLower('content-length') > 0 || headers.countLower('transfer-encoding') > 0) ? policy(method, target) : undefined;
-  const head = completeHead(method, target, version, headers, limits, target === rawTarget ? undefined : targetAuthority(rawTarget), streamLimit);
-  if (streamLimit !== undefined) head.streamLimit = streamLimit;
-  return head;
+  fail(400, 'Malformed head');
 }
 
 /** Methods whose names cost no string per request (the request line's method is case-sensitive, RFC 9110 §9.1). */
 const KNOWN_METHODS: readonly string[] = Object.freeze(['GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']);
 
-/** The known methods' bytes, one after another (read only: it may live in flash). */
-const KNOWN_METHOD_BYTES = latin1Bytes(KNOWN_METHODS.join(''));
+/** Their lengths: on XS reading a string's `length` boxes it (2 slots). */
+const KNOWN_METHOD_LENGTHS: readonly number[] = Object.freeze(KNOWN_METHODS.map((method) => method.length));
 
-/** The known method `bytes[0..length)` spells exactly, or undefined. Compares bytes: on XS a `charCodeAt` call allocates. */
-function knownMethod(bytes: Uint8Array, length: number): string | undefined {
-  for (let k = 0, at = 0; k < KNOWN_METHODS.length; at += KNOWN_METHODS[k].length, k++) {
-    if (KNOWN_METHODS[k].length !== length) continue;
-    let i = 0;
-    while (i < length && bytes[i] === KNOWN_METHOD_BYTES[at + i]) i++;
-    if (i === length) return KNOWN_METHODS[k];
-  }
-  return undefined;
-}
-
-/**
- * Field names browsers and clients send, lower-case: a name found here costs no string of its own (two
- * per field otherwise: the name and its lower case).
- */
-const KNOWN_NAMES: readonly string[] = Object.freeze([
-  'host', 'connection', 'cookie', 'content-length', 'content-type', 'user-agent', 'accept', 'accept-language',
-  'accept-encoding', 'upgrade-insecure-requests', 'cache-control', 'origin', 'referer', 'expect', 'transfer-encoding',
-  'sec-fetch-site', 'sec-fetch-mode', 'sec-fetch-dest', 'sec-fetch-user', 'pragma', 'dnt', 'priority',
-  'if-none-match', 'if-modified-since', 'authorization', 'x-csrf-token', 'x-requested-with',
-]);
-/** The known names' bytes, one after another (read only: it may live in flash). */
-const KNOWN_BYTES = latin1Bytes(KNOWN_NAMES.join(''));
-
-/** The known lower-case name `bytes[start..end)` spells in any case, or undefined. */
-function knownName(bytes: Uint8Array, start: number, end: number): string | undefined {
-  const length = end - start;
-  for (let k = 0, at = 0; k < KNOWN_NAMES.length; at += KNOWN_NAMES[k].length, k++) {
-    if (KNOWN_NAMES[k].length !== length) continue;
-    let i = 0;
-    // Field names are tokens: setting 0x20 lower-cases letters and leaves '-' and digits as they are.
-    while (i < length && (bytes[start + i] | 0x20) === KNOWN_BYTES[at + i]) i++;
-    if (i === length) return KNOWN_NAMES[k];
-  }
+/** The known method `text[0..length)` spells exactly, or undefined. */
+function knownMethod(text: string, length: number): string | undefined {
+  for (let k = 0; k < KNOWN_METHODS.length; k++) if (KNOWN_METHOD_LENGTHS[k] === length && startsWith.call(text, KNOWN_METHODS[k])) return KNOWN_METHODS[k];
   return undefined;
 }
 
@@ -330,13 +352,19 @@ function stopOf(bytes: Uint8Array, start: number, lineEnd: number): number {
   return lineEnd - 1;
 }
 
-/** Applies the message-framing and connection rules of RFC 9112 to a parsed head. */
-function completeHead(method: string, target: string, version: '1.0' | '1.1', headers: Headers, limits: Limits, targetAuthority: string | undefined, streamLimit: number | undefined): RequestHead {
-  const hosts = headers.countLower('host');
-  if (hosts > 1 || (version === '1.1' && hosts === 0)) fail(400, 'Missing or repeated Host');
+/** `framing` bits of parseHead: a name of the length of Content-Length or Transfer-Encoding; of Expect. */
+const MAY_HAVE_BODY = 1;
+const MAY_EXPECT = 2;
 
-  const transferEncoding = headers.getLower('transfer-encoding');
-  const lengths = headers.countLower('content-length');
+/** Applies the message-framing and connection rules of RFC 9112 to a parsed head. */
+function completeHead(method: string, target: string, version: '1.0' | '1.1', headers: Headers, framing: number, limits: Limits, targetAuthority: string | undefined, streamLimit: number | undefined): RequestHead {
+  // One search for Host: fields of one name are joined with ", ", which no valid authority holds.
+  const host = headers.getLower('host');
+  if (host === undefined ? version === '1.1' : indexOf.call(host, ', ') >= 0 && headers.countLower('host') > 1) fail(400, 'Missing or repeated Host');
+
+  const mayHaveBody = (framing & MAY_HAVE_BODY) !== 0;
+  const transferEncoding = mayHaveBody ? headers.getLower('transfer-encoding') : undefined;
+  const lengths = mayHaveBody ? headers.countLower('content-length') : 0;
   if (transferEncoding !== undefined) {
     // Both framings at once is the request-smuggling shape: refuse. Chunked bodies are not accepted
     // (they could not be bounded before reading): 411 asks for a Content-Length; other codings: 501.
@@ -357,7 +385,7 @@ function completeHead(method: string, target: string, version: '1.0' | '1.1', he
     if (contentLength > limits.maxBody && streamLimit === undefined) fail(413);
   }
 
-  const expect = headers.getLower('expect');
+  const expect = (framing & MAY_EXPECT) !== 0 ? headers.getLower('expect') : undefined;
   let expectContinue = false;
   if (expect !== undefined) {
     if (expect.toLowerCase() !== '100-continue') throw new HttpError(417, undefined, { close: contentLength > 0 });
@@ -367,7 +395,7 @@ function completeHead(method: string, target: string, version: '1.0' | '1.1', he
   const connection = headers.getLower('connection') ?? '';
   const keepAlive = version === '1.1' ? !hasToken(connection, 'close') : hasToken(connection, 'keep-alive');
   const absoluteForm = targetAuthority !== undefined;
-  return { method, target, authority: absoluteForm ? targetAuthority : headers.getLower('host'), absoluteForm, version, headers, contentLength, keepAlive, expectContinue };
+  return { method, target, authority: absoluteForm ? targetAuthority : host, absoluteForm, version, headers, contentLength, keepAlive, expectContinue };
 }
 
 /** The decimal digits of a Content-Length value (at most 15, so the number is exact); 400 otherwise. */
@@ -384,7 +412,7 @@ function parseLength(value: string): number {
 
 /** Origin-form, `*`, or the path and query of an absolute-form target (its bytes are already checked). */
 function parseTarget(target: string): string {
-  if (target.charCodeAt(0) === 47 /* / */ || target === '*') return target;
+  if (charCodeAt.call(target, 0) === 47 /* / */ || target === '*') return target;
   // Absolute-form (RFC 9112 §3.2.2): keep the path and query.
   const scheme = target.indexOf('://');
   if (scheme > 0 && /^https?$/i.test(target.slice(0, scheme))) {

@@ -4,12 +4,13 @@ import { cookieValuesOf, parseCookieHeader } from './cookies';
 import { HttpError } from './errors';
 import type { App } from './app';
 import type { RequestBody } from './body';
-import type { Headers } from './headers';
+import { ParsedHeaders, type Headers } from './headers';
 import type { Limits } from './limits';
 import type { MultiDict } from './multidict';
 import type { RequestHead } from './parser';
 import type { HandlerResult, Response } from './response';
 import { canonicalPath } from './router';
+import { indexOf, slice } from './text';
 import { parseUrlencoded } from './urlencoded';
 
 export type AfterRequestHook = (request: Request, response: Response) => HandlerResult | Promise<HandlerResult>;
@@ -61,15 +62,15 @@ export class Request {
   /** The path as sent, still percent-encoded (for logs, or a redirect that must keep its escapes). */
   get rawPath(): string {
     const target = this.#head.target;
-    const question = target.indexOf('?');
-    return question < 0 ? target : target.slice(0, question);
+    const question = indexOf.call(target, '?');
+    return question < 0 ? target : slice.call(target, 0, question);
   }
 
   /** The raw query string, without the `?`. */
   get queryString(): string {
     const target = this.#head.target;
-    const question = target.indexOf('?');
-    return question < 0 ? '' : target.slice(question + 1);
+    const question = indexOf.call(target, '?');
+    return question < 0 ? '' : slice.call(target, question + 1);
   }
 
   get version(): '1.0' | '1.1' {
@@ -123,7 +124,9 @@ export class Request {
   cookieValues(name: string): string[] {
     // One name (a session's): scanned for, without the Map of every cookie the browser sent.
     const cookies = this.#decoded?.cookies;
-    return cookies !== undefined ? cookies.get(name) ?? [] : cookieValuesOf(this.headers.getLower('cookie'), name);
+    if (cookies !== undefined) return cookies.get(name) ?? [];
+    const headers = this.headers;
+    return headers instanceof ParsedHeaders ? headers.cookieValues(name) : cookieValuesOf(headers.getLower('cookie'), name);
   }
 
   /** Per-request storage for hooks and handlers (microdot's `request.g`). */

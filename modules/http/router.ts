@@ -4,6 +4,7 @@
  */
 import { HttpError } from './errors';
 import { percentDecode } from './urlencoded';
+import { indexOf } from './text';
 
 type Segment =
   | { kind: 'static'; text: string }
@@ -86,7 +87,7 @@ export function splitPath(path: string): string[] {
  */
 export function canonicalPath(raw: string): string {
   let path = raw;
-  if (raw.indexOf('%') >= 0) {
+  if (indexOf.call(raw, '%') >= 0) {
     for (let at = raw.indexOf('%'); at >= 0; at = raw.indexOf('%', at + 1)) {
       const hi = raw.charCodeAt(at + 1);
       // %0X, %1X and %7F: the parser refuses these bytes raw; decoded they are no better.
@@ -96,7 +97,7 @@ export function canonicalPath(raw: string): string {
     if (decoded === undefined) throw new HttpError(400, 'Malformed percent-encoding in path');
     path = decoded;
   }
-  return path.indexOf('/.') >= 0 ? removeDotSegments(path) : path;
+  return indexOf.call(path, '/.') >= 0 ? removeDotSegments(path) : path;
 }
 
 /** RFC 3986 §5.2.4 for an absolute path: `.` segments dropped, `..` removes the one before (not past `/`). */

@@ -6,6 +6,10 @@ import { cookieValuesOf, isCookieValue, parseCookieHeader, serializeCookie } fro
 import { isToken } from '../../modules/http/headers';
 import { App, Response } from '../../modules/http/index';
 import { TestClient } from '../../modules/http/testclient';
+import { latin1Bytes } from '../../modules/http/bytes';
+import { resolveLimits } from '../../modules/http/limits';
+import { RequestParser } from '../../modules/http/parser';
+import { Request } from '../../modules/http/request';
 
 test('serializes every attribute in RFC 6265 form', () => {
   assert.equal(
@@ -54,14 +58,19 @@ test('responses set and delete cookies; requests read them', async () => {
   assert.deepEqual((await client.get('/read', { headers: { Cookie: 'theme=a; theme=b' } })).json, { theme: 'a', all: ['a', 'b'] });
 });
 
-/** RFC 6265's reading, on the string: split on ";", the first "=", trim, unquote, keep valid pairs. */
+/** Trims RFC 6265 §5.2's WSP (SP and HTAB) only: not String.prototype.trim's Unicode spaces (U+00A0 …). */
+function trimWsp(text: string): string {
+  return text.replace(/^[ \t]+|[ \t]+$/g, '');
+}
+
+/** RFC 6265's reading, on the string: split on ";", the first "=", trim WSP, unquote, keep valid pairs. */
 function referenceCookies(header: string): Map<string, string[]> {
   const cookies = new Map<string, string[]>();
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;
-    const name = part.slice(0, eq).trim();
-    let value = part.slice(eq + 1).trim();
+    const name = trimWsp(part.slice(0, eq));
+    let value = trimWsp(part.slice(eq + 1));
     if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
     if (!isToken(name) || !isCookieValue(value)) continue;
     cookies.set(name, [...(cookies.get(name) ?? []), value]);
@@ -69,7 +78,7 @@ function referenceCookies(header: string): Map<string, string[]> {
   return cookies;
 }
 
-test('the Cookie header scanned as bytes reads exactly what the string reading does, for any header', () => {
+test('the Cookie header scanned by native searches reads exactly what the string reading does, for any header', () => {
   const pieces = fc.constantFrom('a', 'b', 'sid', '=', ';', ' ', '\t', '"', ',', '\\', 'x.y-z_1', '\u00a0', '\u00e9', '%20', '');
   fc.assert(fc.property(fc.array(pieces, { maxLength: 24 }), (parts) => {
     const header = parts.join('');
@@ -85,4 +94,19 @@ test('the values of one cookie name are exactly those of the whole parse, for an
   }), { numRuns: 1000 });
   assert.deepEqual(cookieValuesOf(undefined, 'sid'), []);
   assert.deepEqual(cookieValuesOf('sid=1; a=2; sid="3"; sidx=4; xsid=5', 'sid'), ['1', '3']);
+});
+
+test('a parsed request reads a cookie in place from its Cookie fields exactly as from their joined value', () => {
+  const pieces = fc.constantFrom('a', 'b', 'sid', '=', ';', ' ', '\t', '"', ',', '\\', 'x.y-z_1', '%20', '');
+  const field = fc.array(pieces, { maxLength: 12 }).map((parts) => parts.join(''));
+  const limits = resolveLimits();
+  fc.assert(fc.property(fc.array(field, { minLength: 1, maxLength: 3 }), fc.constantFrom('Cookie', 'cookie', 'COOKIE'), fc.constantFrom('a', 'b', 'sid', 'x.y-z_1'), (fields, spelling, name) => {
+    const head = `GET / HTTP/1.1\r\nHost: a\r\n${fields.map((value) => `${spelling}: ${value}\r\n`).join('')}X: y\r\n\r\n`;
+    const parser = new RequestParser(limits);
+    parser.push(latin1Bytes(head));
+    const parsed = parser.next();
+    assert.ok(parsed !== undefined);
+    const request = new Request(parsed.head, parsed.body, undefined, limits);
+    assert.deepEqual(request.cookieValues(name), cookieValuesOf(parsed.head.headers.getLower('cookie'), name), JSON.stringify(head));
+  }), { numRuns: 500 });
 });
