@@ -7,7 +7,8 @@
  * of checks.
  */
 import { runtime, type CryptoProvider } from '../runtime';
-import { base64urlDecodeBytes, base64urlDecodedLength, base64urlEncodeInto, base64urlLength } from '../crypto/base64url';
+import { base64urlDecode, base64urlDecodeInto, base64urlEncodeInto, base64urlLength } from '../crypto/base64url';
+import { indexOf, startsWith } from '../http/text';
 import { HmacSha256Key } from '../crypto/hmac';
 
 /** Shortest key accepted, in bytes: HS256 keys must be at least as long as the hash (RFC 7518 §3.2). */
@@ -19,7 +20,8 @@ export const DEFAULT_MAX_LENGTH = 1024;
 /** Default clock skew tolerated for `exp` and `nbf`, in seconds. */
 export const DEFAULT_LEEWAY = 5;
 const DOT = 0x2e;
-/** Characters of an HS256 signature: 32 bytes, base64url. */
+/** Bytes of an HS256 signature, and its characters in base64url. */
+const SIGNATURE_BYTES = 32;
 const SIGNATURE_CHARS = 43;
 
 /** One signing key: at least `MIN_KEY_BYTES` random bytes, with an optional key id for rotation. */
@@ -66,8 +68,8 @@ export class KeyRing {
   readonly signingKey: HmacSha256Key;
   readonly #byKid = new Map<string, readonly HmacSha256Key[]>();
   readonly #kidless: HmacSha256Key[] = [];
-  /** Scratch for a computed signature's characters, compared with a token's in place. */
-  readonly #expected = new Uint8Array(SIGNATURE_CHARS);
+  /** Scratch for a token's decoded signature, compared with the computed MAC. */
+  readonly #signature = new Uint8Array(SIGNATURE_BYTES);
 
   constructor(keys: readonly JwtKey[], options: KeyRingOptions = {}) {
     if (keys.length === 0) throw new Error('xsdot: a JWT key ring needs at least one key');
@@ -106,24 +108,17 @@ export class KeyRing {
     return this.#headerChars;
   }
 
-  /** @internal The signing header when `chars[0..end)` is exactly `signingHeader`, else undefined. */
-  knownHeader(chars: Uint8Array, end: number): Readonly<JwtHeader> | undefined {
-    const own = this.#headerChars;
-    if (end !== own.length) return undefined;
-    for (let i = 0; i < end; i++) if (chars[i] !== own[i]) return undefined;
-    return this.#header;
+  /** @internal The signing header when `token[0..end)` is exactly `signingHeader`, else undefined. */
+  knownHeader(token: string, end: number): Readonly<JwtHeader> | undefined {
+    return end === this.#headerChars.length && startsWith.call(token, this.signingHeader) ? this.#header : undefined;
   }
 
   /**
-   * @internal True when `mac`'s base64url characters equal `chars[at..at + 43)`, compared in constant
-   * time: a token's signature is checked in place, without decoding it.
+   * @internal Decodes the signature `token[at..end)` (`end` the token's length) into the ring's scratch:
+   * the 32 bytes, or undefined when they are not 43 canonical base64url characters.
    */
-  signatureMatches(mac: Uint8Array, chars: Uint8Array, at: number): boolean {
-    const expected = this.#expected;
-    base64urlEncodeInto(mac, expected, 0);
-    let diff = 0;
-    for (let i = 0; i < SIGNATURE_CHARS; i++) diff |= expected[i] ^ chars[at + i];
-    return diff === 0;
+  signatureOf(token: string, at: number, end: number): Uint8Array | undefined {
+    return end - at === SIGNATURE_CHARS && base64urlDecodeInto(token, at, end, this.#signature) === SIGNATURE_BYTES ? this.#signature : undefined;
   }
 
   /** The keys a token with this `kid` header (undefined: none) may verify against; empty when none may. */
@@ -246,23 +241,23 @@ export type VerifyResult =
  * 4. only then the payload: a JSON object, with `exp`/`nbf` checked when present.
  */
 export function verifyToken(token: string, ring: KeyRing, options: VerifyOptions = {}): VerifyResult {
-  if (typeof token !== 'string' || token.length > (options.maxLength ?? DEFAULT_MAX_LENGTH)) return fail('length');
-  // The token as bytes, by one native call: scanning a string a character at a time allocates on XS.
-  const chars = runtime().utf8Encode(token);
-  if (chars.length !== token.length) return fail('format'); // not ASCII, so not base64url
-  const dot1 = chars.indexOf(DOT);
-  const dot2 = dot1 < 0 ? -1 : chars.indexOf(DOT, dot1 + 1);
-  if (dot1 < 1 || dot2 < dot1 + 2 || dot2 === chars.length - 1 || chars.indexOf(DOT, dot2 + 1) >= 0) {
+  // The length read once: on XS a string's `length` boxes it (2 slots) each time.
+  const length = typeof token === 'string' ? token.length : -1;
+  if (length < 0 || length > (options.maxLength ?? DEFAULT_MAX_LENGTH)) return fail('length');
+  // Native string searches and decodes (http/text.ts): a loop over the token's bytes is slow on XS.
+  const dot1 = indexOf.call(token, '.');
+  const dot2 = dot1 < 0 ? -1 : indexOf.call(token, '.', dot1 + 1);
+  if (dot1 < 1 || dot2 < dot1 + 2 || dot2 === length - 1 || indexOf.call(token, '.', dot2 + 1) >= 0) {
     return fail('format');
   }
-  const payloadBytes = base64urlDecodeBytes(chars, dot1 + 1, dot2);
-  // The signature is checked, not decoded: compared with the computed MAC's characters below.
-  const signatureLength = base64urlDecodedLength(chars, dot2 + 1, chars.length);
+  const payloadBytes = base64urlDecode(token, dot1 + 1, dot2);
+  // The signature is decoded into the ring's scratch and compared with the computed MAC below.
+  const signature = ring.signatureOf(token, dot2 + 1, length);
   // A token carrying exactly the ring's own header (the common case) needs no header parse.
-  let header: Readonly<JwtHeader> | Record<string, unknown> | undefined = ring.knownHeader(chars, dot1);
-  const headerBytes = header === undefined ? base64urlDecodeBytes(chars, 0, dot1) : undefined;
-  if ((header === undefined && headerBytes === undefined) || payloadBytes === undefined || signatureLength < 0) return fail('format');
-  if (signatureLength !== 32) return fail('signature');
+  let header: Readonly<JwtHeader> | Record<string, unknown> | undefined = ring.knownHeader(token, dot1);
+  const headerBytes = header === undefined ? base64urlDecode(token, 0, dot1) : undefined;
+  if ((header === undefined && headerBytes === undefined) || payloadBytes === undefined) return fail('format');
+  if (signature === undefined) return fail(base64urlDecode(token, dot2 + 1, length) === undefined ? 'format' : 'signature');
 
   if (headerBytes !== undefined) {
     if (nestingBytes(headerBytes) > 2) return fail('format');
@@ -278,9 +273,10 @@ export function verifyToken(token: string, ring: KeyRing, options: VerifyOptions
 
   const keys = ring.keysFor(kid);
   if (keys.length === 0) return fail('kid');
-  const signingInput = chars.subarray(0, dot2);
+  // The MAC is over the token's characters as sent (ASCII: base64url and dots were checked).
+  const signingInput = runtime().utf8Encode(token).subarray(0, dot2);
   let authentic = false;
-  for (let i = 0; i < keys.length && !authentic; i++) authentic = ring.signatureMatches(keys[i].sign(signingInput), chars, dot2 + 1);
+  for (let i = 0; i < keys.length && !authentic; i++) authentic = equalBytes(keys[i].sign(signingInput), signature);
   if (!authentic) return fail('signature');
 
   const payload = parseObject(payloadBytes);
@@ -292,6 +288,13 @@ export function verifyToken(token: string, ring: KeyRing, options: VerifyOptions
   if (exp !== undefined && options.verifyExp !== false && exp <= now - leeway) return fail('expired');
   if (nbf !== undefined && nbf > now + leeway) return fail('not-yet-valid');
   return { ok: true, header: checked as JwtHeader, payload };
+}
+
+/** True when `a` and `b` (both 32 bytes) are equal, compared in constant time. */
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  let diff = 0;
+  for (let i = 0; i < SIGNATURE_BYTES; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
 }
 
 function fail(reason: VerifyFailure): VerifyResult {

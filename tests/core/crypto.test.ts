@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { runtime, type CryptoProvider, type Sha256 } from '../../modules/runtime';
 import { PureSha256, pureCryptoProvider } from '../../modules/crypto/sha256';
 import { HmacSha256Key, hmacSha256 } from '../../modules/crypto/hmac';
-import { base64urlDecode, base64urlDecodedLength, base64urlEncode } from '../../modules/crypto/base64url';
+import { base64urlDecode, base64urlDecodeInto, base64urlEncode } from '../../modules/crypto/base64url';
 import { constantTimeEqual } from '../../modules/crypto/compare';
 
 const text = (value: string): Uint8Array => runtime().utf8Encode(value);
@@ -255,18 +255,22 @@ test('base64url: accepts exactly the canonical spelling of each tail (unused bit
   assert.equal(threeChar, 16, 'one last char per value of the second byte\'s low 4 bits');
 });
 
-test('base64urlDecodedLength: the decoded length exactly when base64urlDecode accepts, without decoding', () => {
+test('base64urlDecodeInto: what base64urlDecode accepts, written in place; -1 for the rest and for no room', () => {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-  const samples = ['', 'Zg', 'Zm8', 'Zm9v', 'Zh', 'Zm9', 'Z', 'Zm9v=', 'Zm+v', 'Zm/v', 'Zm 9', 'x\u00e9', 'eyJhbGciOiJIUzI1NiJ9'];
+  const samples = ['', 'Zg', 'Zm8', 'Zm9v', 'Zh', 'Zm9', 'Z', 'Zm9v=', 'Zg==', 'Zm+v', 'Zm/v', 'Zm 9', 'Zm9v ', '\tZm9v', 'x\u00e9', 'eyJhbGciOiJIUzI1NiJ9'];
   for (const a of alphabet) samples.push(`Zm${a}`, `Z${a}`);
   for (const sample of samples) {
-    const chars = runtime().utf8Encode(sample);
-    const decoded = chars.length === sample.length ? base64urlDecode(sample) : undefined;
-    assert.equal(base64urlDecodedLength(chars, 0, chars.length), decoded === undefined ? -1 : decoded.length, JSON.stringify(sample));
+    const decoded = base64urlDecode(sample);
+    const out = new Uint8Array(16);
+    const written = base64urlDecodeInto(sample, 0, sample.length, out);
+    assert.equal(written, decoded === undefined ? -1 : decoded.length, JSON.stringify(sample));
+    if (decoded !== undefined) assert.deepEqual(out.subarray(0, written), decoded);
   }
-  const framed = runtime().utf8Encode('..Zm9v..');
-  assert.equal(base64urlDecodedLength(framed, 2, 6), 3);
-  assert.equal(base64urlDecodedLength(framed, 1, 6), -1);
+  const out = new Uint8Array(3);
+  assert.equal(base64urlDecodeInto('..Zm9v..', 2, 6, out), 3);
+  assert.deepEqual([...out], [102, 111, 111]);
+  assert.equal(base64urlDecodeInto('..Zm9v..', 1, 6, out), -1);
+  assert.equal(base64urlDecodeInto('Zm9vYg', 0, 6, out), -1, 'no room for the fourth byte');
 });
 
 test('constantTimeEqual: equal only for the same bytes and length', () => {

@@ -1,12 +1,14 @@
 /**
  * Self-test and micro-benchmark of the Moddable runtime (hosts/moddable/runtime.ts) on the x-cli-lin
  * executable: known answers for SHA-256 and HMAC-SHA256 through the SDK's native Digest, UTF-8 edge
- * cases, the CSPRNG, the Preference store's NVS limits, fault injection through that store (faults.ts),
- * then timings. Prints a report and returns the
- * number of failed checks (the executable's exit status). `npm run test:moddable` runs it first.
+ * cases, Latin-1 heads, base64url through the engine's own base64, the CSPRNG, the Preference store's
+ * NVS limits, fault injection through that store (faults.ts), then timings. Prints a report and returns
+ * the number of failed checks (the executable's exit status). `npm run test:moddable` runs it first.
  */
 import { installRuntime, runtime } from '../../../modules/runtime';
 import { HmacSha256Key, hmacSha256 } from '../../../modules/crypto/hmac';
+import { base64urlDecode, base64urlDecodeInto, base64urlEncode } from '../../../modules/crypto/base64url';
+import { latin1 } from '../../../modules/http/bytes';
 import { DEFAULT_ITERATIONS, pbkdf2Sha256 } from '../../../modules/auth/password';
 import { createModdableRuntime, PreferenceStore, MAX_KEY_BYTES, MAX_VALUE_BYTES } from '../runtime';
 import { NativeHMAC } from './hmac';
@@ -76,6 +78,15 @@ export default function main(): number {
   check('UTF-8 round trip', snow === 'Zoë ☃ 😀');
   check('UTF-8: a lone surrogate encodes as U+FFFD', hex(text('a\ud800b')) === '61efbfbd62', hex(text('a\ud800b')));
   check('UTF-8: malformed bytes decode as U+FFFD', host.utf8Decode(new Uint8Array([0x61, 0xff, 0x62, 0xc3])) === 'a\ufffdb\ufffd');
+  // Latin-1 heads (bytes.ts): ASCII through the native UTF-8 decoder, anything else byte by byte.
+  check('Latin-1: ASCII, and bytes of 0x80 or more one character each', latin1(new Uint8Array([0x48, 0x69])) === 'Hi'
+    && latin1(new Uint8Array([0x48, 0xe9, 0xef, 0xbf, 0xbd, 0x00])) === 'H\u00e9\u00ef\u00bf\u00bd\u0000');
+  // The engine's own base64 (base64url.ts takes it here): exactly as strict as the loops Node and xsnap run.
+  const decodes: [string, number][] = [['', 0], ['Zg', 1], ['Zm8', 2], ['Zm9v', 3], ['-_8', 2], ['Z', -1], ['Zh', -1], ['Zm9', -1],
+    ['Zm9v=', -1], ['Zg==', -1], ['Zm+v', -1], ['Zm/v', -1], ['Zm 9', -1], ['Zm9v ', -1], ['\tZm9v', -1], ['x\u00e9', -1]];
+  const wrong = decodes.filter(([sample, length]) => base64urlDecodeInto(sample, 0, sample.length, new Uint8Array(4)) !== length || (base64urlDecode(sample)?.length ?? -1) !== length);
+  check('base64url: canonical text only', wrong.length === 0, wrong.map(([sample]) => JSON.stringify(sample)).join(' '));
+  check('base64url: encode', base64urlEncode(new Uint8Array([0xfb, 0xff])) === '-_8' && base64urlEncode(new Uint8Array([102, 111, 111, 98])) === 'Zm9vYg');
 
   const a = host.randomBytes(32);
   const b = host.randomBytes(32);
