@@ -22,7 +22,8 @@
  *   request: the x-cli-lin build serving the peer app against microdot on x86-64 MicroPython, over loopback
  *   sockets in a private network namespace, wrk -c4, the server's CPU less its idle CPU (bench/peer-sockets.ts;
  *   `XSDOT_BENCH_SOCKET_SECONDS` per run, default 3);
- * - session cookie bytes (`name=value`) for {user: "admin"}: the peer apps.
+ * - session cookie bytes (`name=value`) for {user: "admin"}: the peer apps (xsdot's with its expiry and
+ *   revocation claims); and xsdot's JWT for microdot's claims alone.
  * Where this kernel cannot run 32-bit programs, they run under qemu-i386 (allocation and heap figures
  * are counts, the same under emulation; no CPU figure is taken from them).
  */
@@ -39,6 +40,10 @@ import type { PeerTiming } from './peer-timing';
 import type { SocketArgs, SocketRun } from './peer-sockets';
 import { BENCH_DIR, num, table, writeResults } from './report';
 import { runInXsnap } from './xsnap';
+import { PEER_KEY } from './peer-exchange';
+import { installRuntime } from '../modules/runtime';
+import { KeyRing, signToken } from '../modules/session/jwt';
+import { createNodeRuntime, MemoryStore } from '../hosts/node/runtime';
 
 const run = promisify(execFile);
 const ROOT = join(BENCH_DIR, '..');
@@ -222,7 +227,10 @@ async function main(): Promise<void> {
     row('socket CPU per GET /me (4 keep-alive connections, minus idle, median)', 'µs', socketUs('xsdot', '/me', 'keep-alive'), socketUs('microdot', '/me', 'keep-alive'), socketNote('keep-alive')),
     row('socket CPU per GET / (one connection per request, minus idle, median)', 'µs', socketUs('xsdot', '/', 'close'), socketUs('microdot', '/', 'close'), socketNote('close')),
     row('socket CPU per GET /me (one connection per request, minus idle, median)', 'µs', socketUs('xsdot', '/me', 'close'), socketUs('microdot', '/me', 'close'), socketNote('close')),
-    row('session cookie name=value for {user: "admin"} (peer apps)', 'B', xsCookie, mpCookie),
+    row('session cookie name=value for {user: "admin"} (peer apps)', 'B', xsCookie, mpCookie,
+      'xsdot: with expiry (exp), revocation and CSRF id (sid), which microdot\'s cookie lacks'),
+    row('the same claims as microdot\'s cookie ({user: "admin"} only), signed by xsdot\'s JWT', 'B', sameClaimsCookie(), mpCookie,
+      'the JWT encoding alone: xsdot\'s header has no "typ" (RFC 7519 §5.1: optional)'),
   ];
   console.log('');
   console.log(table(['figure', 'unit', 'xsdot', 'microdot', 'xsdot ÷ microdot'],
@@ -291,6 +299,12 @@ async function socketCpu(p: Peers, cli: { executable: string }, repeats: number,
   } finally {
     rmSync(data, { recursive: true, force: true });
   }
+}
+
+/** `session=<token>` for microdot's claims, `{user: "admin"}`, as xsdot's signToken writes it (key without kid). */
+function sameClaimsCookie(): number {
+  installRuntime(createNodeRuntime({ store: new MemoryStore() }));
+  return `session=${signToken({ user: 'admin' }, new KeyRing([{ key: PEER_KEY }]))}`.length;
 }
 
 /** microdot's session cookie for {user: "admin"}: the token micropython-lib's PyJWT makes, as microdot's Session does. */
