@@ -15,16 +15,15 @@ export type Framing = 'length' | 'chunked' | 'none';
 export type ConnectionField = 'close' | 'keep-alive' | 'upgrade' | 'none';
 
 const EMPTY = new Uint8Array(0);
-const HTTP_1_1 = latin1Bytes('HTTP/1.1 ');
 const CONTENT_LENGTH = latin1Bytes('Content-Length: ');
 const CHUNKED = latin1Bytes('Transfer-Encoding: chunked\r\n');
 const CLOSE = latin1Bytes('Connection: close\r\n');
 const KEEP_ALIVE = latin1Bytes('Connection: keep-alive\r\n');
 const UPGRADE = latin1Bytes('Connection: Upgrade\r\n');
 
-/** The statuses STATUS_TEXT names, and `<status> <reason>\r\n` of each (the server speaks HTTP/1.1 to every 1.x client, RFC 9110 §6.2). */
+/** The statuses STATUS_TEXT names, and the status line of each (the server speaks HTTP/1.1 to every 1.x client, RFC 9110 §6.2). */
 const STATUS_CODES: readonly number[] = Object.freeze(Object.keys(STATUS_TEXT).map(Number));
-const STATUS_LINES: readonly Uint8Array[] = Object.freeze(STATUS_CODES.map((status) => latin1Bytes(`${status} ${STATUS_TEXT[status]}\r\n`)));
+const STATUS_LINES: readonly Uint8Array[] = Object.freeze(STATUS_CODES.map((status) => latin1Bytes(`HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\n`)));
 
 /** The Content-Type values Response sets itself (response.ts), and their lines. */
 const CONTENT_TYPES: readonly string[] = Object.freeze(['text/plain; charset=utf-8', 'text/html; charset=utf-8', 'application/json', 'application/octet-stream']);
@@ -75,9 +74,8 @@ export function encodeFields(fields: Headers | undefined): Uint8Array | undefine
  * long. `other` is `encodeFields(fields)`; `length` the Content-Length for `framing` 'length'.
  */
 export function writeHead(out: Uint8Array, status: number, fields: Headers | undefined, other: Uint8Array | undefined, framing: Framing, length: number, connection: ConnectionField, body?: Uint8Array): number {
-  let at = put(out, 0, HTTP_1_1);
   const known = STATUS_CODES.indexOf(status);
-  at = put(out, at, known >= 0 ? STATUS_LINES[known] : latin1Bytes(`${status} \r\n`));
+  let at = put(out, 0, known >= 0 ? STATUS_LINES[known] : latin1Bytes(`HTTP/1.1 ${status} \r\n`));
   if (fields !== undefined) {
     const raw = fields.raw;
     for (let i = 0; i < raw.length; i += 3) {

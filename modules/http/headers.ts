@@ -203,14 +203,14 @@ export class ParsedHeaders extends Headers {
 
   /**
    * True when the field name at `start`, as long as `lower`, is `lower` in any case. Its usual spellings
-   * (all lower case, or as USUAL_NAMES has it) are compared in place; another is compared with the head
+   * (as USUAL_NAMES has it, or all lower case) are compared in place; another is compared with the head
    * in lower case, made once (most heads never need it). Static: XS gives every instance a slot per
    * private method. (Lengths are compared by the callers: on XS `text.length` boxes the string, 2 slots.)
    */
   static #named(headers: ParsedHeaders, text: string, start: number, lower: string): boolean {
-    if (startsWith.call(text, lower, start)) return true;
     const usual = USUAL_NAMES.get(lower);
     if (usual !== undefined && startsWith.call(text, usual, start)) return true;
+    if (startsWith.call(text, lower, start)) return true;
     // Equal letters differ at most in bit 0x20: a first character that differs otherwise cannot match.
     if ((charCodeAt.call(text, start) | 0x20) !== (charCodeAt.call(lower, 0) | 0x20)) return false;
     return startsWith.call(headers.#lower ??= toLowerCase.call(text), lower, start);

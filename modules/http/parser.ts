@@ -76,6 +76,7 @@ function fail(status: number, reason?: string): never {
   throw new HttpError(status, reason, { close: true });
 }
 
+/** The parser of one connection. Its private methods are static: XS gives every instance a slot per private method. */
 export class RequestParser {
   readonly #limits: Limits;
   /** Received bytes not yet consumed: the head being read, or what follows a request. */
@@ -103,12 +104,12 @@ export class RequestParser {
   /** How many more bytes the parser may take now without exceeding a limit (plus one to see an excess). */
   get wants(): number {
     if (this.#head !== undefined) return this.#body.length - this.#bodyFilled;
-    return Math.max(0, this.#headAllowance + 1 - this.#buffer.length);
+    return Math.max(0, RequestParser.#headAllowance(this) + 1 - this.#buffer.length);
   }
 
   /** The most bytes a head within the limits can take: line + CRLF, fields, blank line. */
-  get #headAllowance(): number {
-    return this.#limits.maxRequestLine + this.#limits.maxHeaderBytes + 4;
+  static #headAllowance(parser: RequestParser): number {
+    return parser.#limits.maxRequestLine + parser.#limits.maxHeaderBytes + 4;
   }
 
   /** Adds received bytes. */
@@ -127,10 +128,10 @@ export class RequestParser {
    * Throws HttpError (with `close`) for malformed or oversized input.
    */
   next(): ParsedRequest | undefined {
-    if (this.#head === undefined && !this.#readHead()) return undefined;
+    if (this.#head === undefined && !RequestParser.#readHead(this)) return undefined;
     const head = this.#head as RequestHead;
     if (this.#bodyFilled < this.#body.length) {
-      if (this.#buffer.length > 0) this.push(this.#takeBuffered(this.#body.length - this.#bodyFilled));
+      if (this.#buffer.length > 0) this.push(RequestParser.#takeBuffered(this, this.#body.length - this.#bodyFilled));
       if (this.#bodyFilled < this.#body.length) return undefined;
     }
     const request = { head, body: this.#body };
@@ -142,29 +143,29 @@ export class RequestParser {
 
   /** Every byte received and not yet parsed (a streamed body's first bytes); the parser keeps none. */
   takeBuffered(): Uint8Array {
-    return this.#takeBuffered(this.#buffer.length);
+    return RequestParser.#takeBuffered(this, this.#buffer.length);
   }
 
-  #takeBuffered(max: number): Uint8Array {
-    const taken = this.#buffer.subarray(0, Math.min(max, this.#buffer.length));
-    this.#buffer = this.#buffer.subarray(taken.length);
-    if (this.#buffer.length === 0) this.#buffer = EMPTY;
+  static #takeBuffered(parser: RequestParser, max: number): Uint8Array {
+    const taken = parser.#buffer.subarray(0, Math.min(max, parser.#buffer.length));
+    parser.#buffer = parser.#buffer.subarray(taken.length);
+    if (parser.#buffer.length === 0) parser.#buffer = EMPTY;
     return taken;
   }
 
   /** Finds and parses a complete head in the buffer; false when more bytes are needed. */
-  #readHead(): boolean {
-    const buffer = this.#buffer;
-    const limits = this.#limits;
+  static #readHead(parser: RequestParser): boolean {
+    const buffer = parser.#buffer;
+    const limits = parser.#limits;
     // RFC 9112 §2.2: ignore empty lines (CRLF) before a request line, bounded by the line limit.
     let start = 0;
     while (start + 1 < buffer.length && buffer[start] === CR && buffer[start + 1] === LF) start += 2;
     if (start < buffer.length && (buffer[start] === LF || (buffer[start] === CR && start + 1 < buffer.length))) fail(400, 'Bare LF or CR in head');
     if (start > 0) {
-      this.#skipped += start;
-      if (this.#skipped > limits.maxRequestLine) fail(400);
-      this.#buffer = buffer.subarray(start);
-      return this.#readHead();
+      parser.#skipped += start;
+      if (parser.#skipped > limits.maxRequestLine) fail(400);
+      parser.#buffer = buffer.subarray(start);
+      return RequestParser.#readHead(parser);
     }
     // The bytes as text, scanned by native string searches (text.ts); the head ends at the first empty
     // line. The first HEAD_WINDOW bytes hold nearly every head; beyond them the end is found byte by
@@ -191,13 +192,13 @@ export class RequestParser {
       return false;
     }
     const end = at + 4;
-    this.#head = parseHead(end === text.length ? text : slice.call(text, 0, end), buffer, limits, policies?.get(limits));
-    this.#skipped = 0;
-    this.#buffer = end === buffer.length ? EMPTY : buffer.subarray(end);
+    parser.#head = parseHead(end === text.length ? text : slice.call(text, 0, end), buffer, limits, policies?.get(limits));
+    parser.#skipped = 0;
+    parser.#buffer = end === buffer.length ? EMPTY : buffer.subarray(end);
     // A streamed body stays in the buffer and on the socket: the connection hands it to request.stream.
-    const length = this.#head.streamLimit === undefined ? this.#head.contentLength : 0;
-    this.#body = length > 0 ? new Uint8Array(length) : EMPTY;
-    this.#bodyFilled = 0;
+    const length = parser.#head.streamLimit === undefined ? parser.#head.contentLength : 0;
+    parser.#body = length > 0 ? new Uint8Array(length) : EMPTY;
+    parser.#bodyFilled = 0;
     return true;
   }
 }

@@ -116,7 +116,7 @@ export class Request {
    */
   get cookies(): ReadonlyMap<string, string> {
     const cookies = new Map<string, string>();
-    for (const [name, values] of this.#cookieMap()) cookies.set(name, values[0]);
+    for (const [name, values] of Request.#cookieMap(this)) cookies.set(name, values[0]);
     return cookies;
   }
 
@@ -195,8 +195,9 @@ export class Request {
     return undefined;
   }
 
-  #cookieMap(): Map<string, string[]> {
-    const decoded = (this.#decoded ??= {});
-    return (decoded.cookies ??= parseCookieHeader(this.headers.getLower('cookie')));
+  /** Static: XS gives every instance a slot per private method. */
+  static #cookieMap(request: Request): Map<string, string[]> {
+    const decoded = (request.#decoded ??= {});
+    return (decoded.cookies ??= parseCookieHeader(request.headers.getLower('cookie')));
   }
 }

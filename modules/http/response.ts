@@ -27,7 +27,7 @@ export class Response {
     if (!Number.isInteger(status) || status < 100 || status > 599) throw new RangeError(`xsdot: invalid HTTP status ${String(status)}`);
     this.status = status;
     this.headers = new Headers(headers);
-    this.#setBody(body, TEXT);
+    Response.#setBody(this, body, TEXT);
   }
 
   /** A redirect; 302 by default, 303 after a POST (so the browser follows with GET). */
@@ -39,7 +39,7 @@ export class Response {
   /** An HTML page (a string, or a generator of pieces streamed as the socket drains). */
   static html(html: string | StreamBody, status = 200, headers?: HeadersInit): Response {
     const response = new Response(undefined, status, headers);
-    response.#setBody(html, 'text/html; charset=utf-8');
+    Response.#setBody(response, html, 'text/html; charset=utf-8');
     return response;
   }
 
@@ -60,21 +60,22 @@ export class Response {
     return this.setCookie(name, '', { ...options, maxAge: 0, expires: 0 });
   }
 
-  #setBody(body: unknown, textType: string): void {
+  /** Static: XS gives every instance a slot per private method. */
+  static #setBody(response: Response, body: unknown, textType: string): void {
     let type: string | undefined = textType;
     if (body === undefined || body === null) {
-      this.body = undefined;
+      response.body = undefined;
       type = undefined;
     } else if (typeof body === 'string' || isStream(body)) {
-      this.body = body;
+      response.body = body;
     } else if (body instanceof Uint8Array) {
-      this.body = body;
+      response.body = body;
       type = 'application/octet-stream';
     } else {
-      this.body = JSON.stringify(body);
+      response.body = JSON.stringify(body);
       type = 'application/json';
     }
-    if (type !== undefined && this.headers.countLower('content-type') === 0) this.headers.setKnown('content-type', 'Content-Type', type);
+    if (type !== undefined && response.headers.countLower('content-type') === 0) response.headers.setKnown('content-type', 'Content-Type', type);
   }
 }
 

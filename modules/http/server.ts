@@ -230,7 +230,11 @@ let protocols: WeakMap<Connection, Protocol> | undefined;
  */
 let streams: WeakMap<object, RequestBody> | undefined;
 
-/** One client connection: read → parse → handle → write, one request at a time; or, taken over, a Channel. */
+/**
+ * One client connection: read → parse → handle → write, one request at a time; or, taken over, a Channel.
+ * Its methods are not #private: XS gives every instance a slot per private method (26 a connection). The
+ * class is the server's own (not exported); a protocol sees it as a Channel.
+ */
 class Connection implements Channel {
   readonly #server: Server;
   readonly #limits: Limits;
@@ -268,20 +272,20 @@ class Connection implements Channel {
       onWritable: Connection.#socketWritable,
       onError: Connection.#socketError,
     });
-    this.#arm(this.#limits.idleTimeout);
+    this.arm(this.#limits.idleTimeout);
   }
 
   // The socket callbacks, shared by every connection: the socket's `target` is the connection.
   static #socketReadable(this: TCPSocket, count: number): void {
-    (this.target as Connection).#onReadable(count);
+    (this.target as Connection).onReadable(count);
   }
 
   static #socketWritable(this: TCPSocket, count: number): void {
-    (this.target as Connection).#onWritable(count);
+    (this.target as Connection).onWritable(count);
   }
 
   static #socketError(this: TCPSocket, error?: unknown): void {
-    (this.target as Connection).#onError(error);
+    (this.target as Connection).onError(error);
   }
 
   /** The client key of the peer (address.ts), worked out only when the server is at its connection cap. */
@@ -301,18 +305,18 @@ class Connection implements Channel {
   }
 
   /** A getter, not a field test: the phase changes across awaits, which type narrowing cannot see. */
-  get #closed(): boolean {
+  get isClosed(): boolean {
     return this.#phase === 'closed';
   }
 
   close(): void {
-    if (this.#closed) return;
+    if (this.isClosed) return;
     const protocol = this.#phase === 'live' ? protocols?.get(this) : undefined;
     this.#phase = 'closed';
-    this.#disarm();
-    this.#queue = [];
+    this.disarm();
+    this.#queue.length = 0;
     this.#drained?.();
-    this.#failBody('the connection closed before the end of the body');
+    this.failBody('the connection closed before the end of the body');
     this.#server.forget(this);
     try { this.#socket.close(); } catch { /* already closed by the peer */ }
     if (protocol !== undefined) {
@@ -321,16 +325,16 @@ class Connection implements Channel {
     }
   }
 
-  #onReadable(count: number): void {
+  onReadable(count: number): void {
     this.#readable = count;
-    if (this.#phase === 'idle' || this.#phase === 'receiving') this.#receive();
+    if (this.#phase === 'idle' || this.#phase === 'receiving') this.receive();
     else if (this.#phase === 'live') this.feed();
     else streams?.get(this)?.readable();
   }
 
-  #onWritable(count: number): void {
+  onWritable(count: number): void {
     this.#writable = count;
-    this.#flush();
+    this.flush();
   }
 
   /**
@@ -338,16 +342,16 @@ class Connection implements Channel {
    * the complete requests already received are still answered, in order, then the connection closes.
    * A failed connection (`error`) can take no answer: it closes now.
    */
-  #onError(error: unknown): void {
+  onError(error: unknown): void {
     this.#peerClosed = true;
     // A taken-over connection lives only as long as its client: a FIN ends it too.
     if (error !== undefined || this.#phase === 'live') this.close();
-    else if (this.#phase === 'idle' || this.#phase === 'receiving') this.#receive();
-    else this.#failBody('the client closed its side before the end of the body');
+    else if (this.#phase === 'idle' || this.#phase === 'receiving') this.receive();
+    else this.failBody('the client closed its side before the end of the body');
   }
 
   /** Reads what the parser may take and answers each complete request. */
-  #receive(): void {
+  receive(): void {
     try {
       for (;;) {
         const wants = this.#parser.wants;
@@ -358,7 +362,7 @@ class Connection implements Channel {
           if (bytes !== undefined && length > 0) {
             if (this.#phase === 'idle') {
               this.#phase = 'receiving';
-              this.#arm(this.#limits.requestTimeout);
+              this.arm(this.#limits.requestTimeout);
             }
             this.#parser.push(new Uint8Array(bytes));
           }
@@ -368,10 +372,10 @@ class Connection implements Channel {
           // Answered synchronously and ready for the next request: go on here, in a loop, so that
           // pipelined requests do not nest calls on a device's small stack. Otherwise the answer
           // resumes receiving itself.
-          if (!this.#answer(request)) return;
+          if (!this.answer(request)) return;
           continue;
         }
-        this.#maybeContinue();
+        this.maybeContinue();
         if (this.#readable === 0 || this.#parser.wants === 0) {
           // Nothing complete is left and nothing more will come: a partial request can never finish.
           if (this.#peerClosed) this.close();
@@ -379,27 +383,27 @@ class Connection implements Channel {
         }
       }
     } catch (error) {
-      this.#fail(error);
+      this.fail(error);
     }
   }
 
   /** Sends `100 Continue` once the head of an `Expect: 100-continue` request passed the limits. */
-  #maybeContinue(): void {
+  maybeContinue(): void {
     const head = this.#parser.head;
     if (head === undefined || !head.expectContinue || this.#sentContinue) return;
     this.#sentContinue = true;
-    this.#enqueue(CONTINUE);
-    this.#flush();
+    this.enqueue(CONTINUE);
+    this.flush();
   }
 
   /** Answers a parse error or limit violation, then closes. */
-  #fail(error: unknown): void {
-    if (this.#closed) return;
+  fail(error: unknown): void {
+    if (this.isClosed) return;
     const httpError = error instanceof HttpError ? error : new HttpError(400, undefined, { close: true });
     if (!(error instanceof HttpError)) runtime().log('error', `xsdot: parser failure: ${String(error)}`);
     this.#phase = 'sending';
-    this.#disarm();
-    void this.#send(errorResponse(httpError), 'GET', '1.1', false);
+    this.disarm();
+    void this.sendResponse(errorResponse(httpError), 'GET', '1.1', false);
   }
 
   /**
@@ -407,14 +411,14 @@ class Connection implements Channel {
    * connection waits for its next request (the caller goes on reading); false when the connection
    * closed or the answer continues asynchronously (it then resumes receiving by itself).
    */
-  #answer(parsed: ParsedRequest): boolean {
+  answer(parsed: ParsedRequest): boolean {
     this.#phase = 'handling';
-    this.#disarm();
+    this.disarm();
     this.#sentContinue = false;
     this.#served++;
     const request = parsed.head.streamLimit === undefined
       ? new Request(parsed.head, parsed.body, this.#socket.remoteAddress, this.#limits)
-      : this.#streamedRequest(parsed.head, parsed.head.streamLimit);
+      : this.streamedRequest(parsed.head, parsed.head.streamLimit);
     // A request for another name (DNS rebinding) or with an invalid Host is answered without routing.
     const refused = this.#server.authorityStatus(parsed.head);
     const response = refused === 0
@@ -423,40 +427,38 @@ class Connection implements Channel {
     const wantsKeepAlive = refused === 0 && parsed.head.keepAlive;
     if (isThenable(response)) {
       void response.then((settled) => {
-        if (this.#respond(settled, request, wantsKeepAlive)) this.#resume();
+        if (this.respond(settled, request, wantsKeepAlive)) this.resume();
       });
       return false;
     }
-    return this.#respond(response, request, wantsKeepAlive);
+    return this.respond(response, request, wantsKeepAlive);
   }
 
   /** Writes the response; true when it is all written and the connection waits for the next request. */
-  #respond(response: Response, request: Request, wantsKeepAlive: boolean): boolean {
-    if (this.#closed) return false;
+  respond(response: Response, request: Request, wantsKeepAlive: boolean): boolean {
+    if (this.isClosed) return false;
     // A half-closed peer keeps its keep-alive: requests it pipelined before its FIN are answered too.
     if (response instanceof TakeoverResponse && request.method !== 'HEAD') return this.takeOver(response);
-    const keepAlive = this.#endBody() && wantsKeepAlive && !this.#server.closing && this.#served < this.#limits.maxRequestsPerConnection;
+    const keepAlive = this.endBody() && wantsKeepAlive && !this.#server.closing && this.#served < this.#limits.maxRequestsPerConnection;
     this.#phase = 'sending';
-    const sent = this.#send(response, request.method, request.version, keepAlive);
+    const sent = this.sendResponse(response, request.method, request.version, keepAlive);
     if (isThenable(sent)) {
       void sent.then((done) => {
-        if (done && keepAlive && this.#awaitNext()) this.#resume();
+        if (done && keepAlive && this.awaitNext()) this.resume();
       });
       return false;
     }
-    return sent && keepAlive && this.#awaitNext();
+    return sent && keepAlive && this.awaitNext();
   }
-
-  // takeOver and feed are public, not #private: XS gives every instance a slot per private method.
 
   /** Writes the head of `response` and hands the connection to its protocol (takeover.ts). Always false: no next request. */
   takeOver(response: TakeoverResponse): false {
     this.#phase = 'live';
-    this.#disarm();
-    this.#enqueue(encodeHead(response.status, response.headers, 'none', 0, response.upgrade ? 'upgrade' : 'close'));
+    this.disarm();
+    this.enqueue(encodeHead(response.status, response.headers, 'none', 0, response.upgrade ? 'upgrade' : 'close'));
     (protocols ??= new WeakMap()).set(this, response.protocol);
     response.protocol.start(this);
-    this.#flush();
+    this.flush();
     return false;
   }
 
@@ -473,8 +475,8 @@ class Connection implements Channel {
 
   /** Channel: queues bytes of the protocol that took the connection over, and writes what the socket takes. */
   send(bytes: Uint8Array): void {
-    this.#enqueue(bytes);
-    this.#flush();
+    this.enqueue(bytes);
+    this.flush();
   }
 
   /** Channel: bytes queued, not yet written. */
@@ -486,8 +488,8 @@ class Connection implements Channel {
 
   /** Channel: the protocol's timeout `ms` from now; 0 disarms. */
   armTimeout(ms: number): void {
-    if (ms > 0) this.#arm(ms);
-    else this.#disarm();
+    if (ms > 0) this.arm(ms);
+    else this.disarm();
   }
 
   get remoteAddress(): string | undefined {
@@ -498,14 +500,14 @@ class Connection implements Channel {
    * A request whose route streams its body: the handler reads it through request.stream, from the bytes
    * that came with the head, then from the socket only while a read waits (backpressure).
    */
-  #streamedRequest(head: RequestHead, limit: number): Request {
+  streamedRequest(head: RequestHead, limit: number): Request {
     const chunked = head.headers.countLower('transfer-encoding') > 0;
     const source = {
-      read: (max: number) => this.#readBody(max),
+      read: (max: number) => this.readBody(max),
       continue: () => {
         if (!head.expectContinue) return;
-        this.#enqueue(CONTINUE);
-        this.#flush();
+        this.enqueue(CONTINUE);
+        this.flush();
       },
     };
     const body = new RequestBody(source, chunked ? undefined : head.contentLength, limit, this.#limits.maxBody, this.#parser.takeBuffered());
@@ -514,19 +516,19 @@ class Connection implements Channel {
   }
 
   /** Up to `max` body bytes the socket holds; else undefined, with the request timeout running until more arrive. */
-  #readBody(max: number): Uint8Array | undefined {
-    if (this.#closed) throw new BodyStreamError('xsdot: the connection closed before the end of the body');
+  readBody(max: number): Uint8Array | undefined {
+    if (this.isClosed) throw new BodyStreamError('xsdot: the connection closed before the end of the body');
     if (this.#readable > 0) {
       const bytes = this.#socket.read(Math.min(this.#readable, max));
       const length = bytes === undefined ? 0 : bytes.byteLength;
       this.#readable = length === 0 ? 0 : Math.max(0, this.#readable - length);
       if (bytes !== undefined && length > 0) {
-        this.#disarm();
+        this.disarm();
         return new Uint8Array(bytes);
       }
     }
     if (this.#peerClosed) throw new BodyStreamError('xsdot: the client closed its side before the end of the body');
-    this.#arm(this.#limits.requestTimeout);
+    this.arm(this.#limits.requestTimeout);
     return undefined;
   }
 
@@ -535,7 +537,7 @@ class Connection implements Channel {
    * back to the parser; one not read to its end fails (later reads reject) and the connection closes
    * after the response (false), as its remaining bytes cannot be told from a next request.
    */
-  #endBody(): boolean {
+  endBody(): boolean {
     const body = streams?.get(this);
     if (body === undefined) return true;
     streams?.delete(this);
@@ -549,29 +551,29 @@ class Connection implements Channel {
   }
 
   /** A streamed body being read ends: its reads reject with BodyStreamError(`reason`). */
-  #failBody(reason: string): void {
+  failBody(reason: string): void {
     streams?.get(this)?.fail(new BodyStreamError(`xsdot: ${reason}`));
   }
 
   /** After a response on a kept-alive connection: waits for the next request; true when bytes of it may be read now. */
-  #awaitNext(): boolean {
+  awaitNext(): boolean {
     // Bytes of a pipelined request already here count against the request timeout, not the idle one.
     const pipelined = this.#parser.hasPartialRequest;
     this.#phase = pipelined ? 'receiving' : 'idle';
-    this.#arm(pipelined ? this.#limits.requestTimeout : this.#limits.idleTimeout);
+    this.arm(pipelined ? this.#limits.requestTimeout : this.#limits.idleTimeout);
     return true;
   }
 
   /** Goes on reading after an asynchronous answer (from a promise job: a fresh stack); closes a half-closed peer's connection when nothing is left. */
-  #resume(): void {
-    if (this.#parser.hasPartialRequest || this.#readable > 0 || this.#peerClosed) this.#receive();
+  resume(): void {
+    if (this.#parser.hasPartialRequest || this.#readable > 0 || this.#peerClosed) this.receive();
   }
 
   /**
    * Writes a response: synchronously when its body is bytes or text and the socket takes it all now
    * (true: written; false: the connection was closed), else a promise of that.
    */
-  #send(response: Response, method: string, version: '1.0' | '1.1', keepAlive: boolean): boolean | Promise<boolean> {
+  sendResponse(response: Response, method: string, version: '1.0' | '1.1', keepAlive: boolean): boolean | Promise<boolean> {
     const body = response.body;
     const noBody = method === 'HEAD' || response.status === 204 || response.status === 304 || response.status < 200;
     let bytes: Uint8Array | undefined;
@@ -601,41 +603,41 @@ class Connection implements Channel {
       buffer = new Uint8Array(length);
       writeHead(buffer, response.status, response.headers, other, framing, bytes?.length ?? Math.max(sized, 0), connection, inline);
     }
-    this.#write(buffer, length);
-    if (!noBody && inline === undefined && bytes !== undefined && bytes.length > 0) this.#enqueue(bytes);
-    if (streamed) return this.#sendStream(body as Iterable<BodyChunk> | AsyncIterable<BodyChunk>, noBody, framing === 'chunked', keepAlive);
-    return this.#finish(keepAlive);
+    this.writeNow(buffer, length);
+    if (!noBody && inline === undefined && bytes !== undefined && bytes.length > 0) this.enqueue(bytes);
+    if (streamed) return this.sendStream(body as Iterable<BodyChunk> | AsyncIterable<BodyChunk>, noBody, framing === 'chunked', keepAlive);
+    return this.finish(keepAlive);
   }
 
-  async #sendStream(body: Iterable<BodyChunk> | AsyncIterable<BodyChunk>, noBody: boolean, chunked: boolean, keepAlive: boolean): Promise<boolean> {
+  async sendStream(body: Iterable<BodyChunk> | AsyncIterable<BodyChunk>, noBody: boolean, chunked: boolean, keepAlive: boolean): Promise<boolean> {
     if (noBody) closeIterator(body);
-    else if (!(await this.#stream(body, chunked))) return false;
-    return this.#finish(keepAlive);
+    else if (!(await this.streamBody(body, chunked))) return false;
+    return this.finish(keepAlive);
   }
 
   /** Flushes what is queued; closes unless kept alive. True (or a promise of it) while the connection is open. */
-  #finish(keepAlive: boolean): boolean | Promise<boolean> {
-    this.#flush();
+  finish(keepAlive: boolean): boolean | Promise<boolean> {
+    this.flush();
     const done = (): boolean => {
       if (!keepAlive) this.close();
-      return !this.#closed;
+      return !this.isClosed;
     };
-    return this.#queue.length > 0 ? this.#whenDrained().then(done) : done();
+    return this.#queue.length > 0 ? this.whenDrained().then(done) : done();
   }
 
   /** Pulls the next piece only when the previous one has left, so at most one piece is in RAM. */
-  async #stream(body: Iterable<BodyChunk> | AsyncIterable<BodyChunk>, chunked: boolean): Promise<boolean> {
+  async streamBody(body: Iterable<BodyChunk> | AsyncIterable<BodyChunk>, chunked: boolean): Promise<boolean> {
     try {
       for await (const piece of body as AsyncIterable<BodyChunk>) {
-        if (this.#closed) return false;
+        if (this.isClosed) return false;
         const bytes = typeof piece === 'string' ? runtime().utf8Encode(piece) : piece;
         if (bytes.length === 0) continue;
-        if (chunked) this.#enqueue(latin1Bytes(bytes.length.toString(16) + '\r\n'));
-        this.#enqueue(bytes);
-        if (chunked) this.#enqueue(CRLF);
-        this.#flush();
-        if (this.#queue.length > 0) await this.#whenDrained();
-        if (this.#closed) return false;
+        if (chunked) this.enqueue(latin1Bytes(bytes.length.toString(16) + '\r\n'));
+        this.enqueue(bytes);
+        if (chunked) this.enqueue(CRLF);
+        this.flush();
+        if (this.#queue.length > 0) await this.whenDrained();
+        if (this.isClosed) return false;
       }
     } catch (error) {
       // Headers are gone already: the only honest signal left is to cut the connection.
@@ -643,7 +645,7 @@ class Connection implements Channel {
       this.close();
       return false;
     }
-    if (chunked) this.#enqueue(CHUNK_END);
+    if (chunked) this.enqueue(CHUNK_END);
     return true;
   }
 
@@ -651,8 +653,8 @@ class Connection implements Channel {
    * Writes `buffer[0..length)` now when nothing waits before it and the socket takes it all (the
    * socket copies it), else queues it — a copy when it is the server's head buffer, reused by the next response.
    */
-  #write(buffer: Uint8Array, length: number): void {
-    if (this.#closed) return;
+  writeNow(buffer: Uint8Array, length: number): void {
+    if (this.isClosed) return;
     if (this.#queue.length === 0 && length <= this.#writable) {
       try {
         this.#socket.write(length === buffer.length ? buffer : buffer.subarray(0, length));
@@ -666,19 +668,19 @@ class Connection implements Channel {
     this.#queue.push(buffer === this.#server.headBuffer() ? buffer.slice(0, length) : buffer);
   }
 
-  #enqueue(bytes: Uint8Array): void {
-    if (!this.#closed) this.#queue.push(bytes);
+  enqueue(bytes: Uint8Array): void {
+    if (!this.isClosed) this.#queue.push(bytes);
   }
 
-  #whenDrained(): Promise<void> {
+  whenDrained(): Promise<void> {
     return new Promise((resolve) => {
       this.#drained = resolve;
     });
   }
 
   /** Writes as much of the queue as the socket takes; arms the send timeout while bytes wait. */
-  #flush(): void {
-    if (this.#closed) return;
+  flush(): void {
+    if (this.isClosed) return;
     let progressed = false;
     try {
       while (this.#queue.length > 0 && this.#writable > 0) {
@@ -698,10 +700,10 @@ class Connection implements Channel {
       // Bytes wait for the client: the send timeout restarts with each progress (once per flush, not
       // per write). While a request is still arriving, its own timeout stays in charge; a protocol
       // that took the connection over keeps its own.
-      if (this.#phase !== 'live' && (this.deadline === 0 || (progressed && this.#phase === 'sending'))) this.#arm(this.#limits.sendTimeout);
+      if (this.#phase !== 'live' && (this.deadline === 0 || (progressed && this.#phase === 'sending'))) this.arm(this.#limits.sendTimeout);
       return;
     }
-    if (this.#phase === 'sending') this.#disarm();
+    if (this.#phase === 'sending') this.disarm();
     const drained = this.#drained;
     this.#drained = undefined;
     drained?.();
@@ -709,31 +711,31 @@ class Connection implements Channel {
   }
 
   /** The current phase times out `ms` from now. */
-  #arm(ms: number): void {
+  arm(ms: number): void {
     this.deadline = runtime().monotonic() + ms;
     this.#server.watch(this.deadline);
   }
 
-  #disarm(): void {
+  disarm(): void {
     this.deadline = 0;
   }
 
   /** @internal Called by the server's timer once `deadline` has passed. */
   timeOut(): void {
-    if (this.#closed || this.deadline === 0) return;
+    if (this.isClosed || this.deadline === 0) return;
     this.deadline = 0;
-    this.#onTimeout();
+    this.onTimeout();
   }
 
-  #onTimeout(): void {
+  onTimeout(): void {
     if (this.#phase === 'live') {
       protocols?.get(this)?.onTimeout();
     } else if (this.#phase === 'receiving') {
       // Slow or stalled client mid-request: tell it, then close.
-      this.#fail(new HttpError(408, undefined, { close: true }));
+      this.fail(new HttpError(408, undefined, { close: true }));
     } else {
       // Idle keep-alive connection, a client that does not read its response, or a streamed body stalled.
-      this.#failBody('no body bytes arrived within requestTimeout');
+      this.failBody('no body bytes arrived within requestTimeout');
       this.close();
     }
   }

@@ -29,8 +29,8 @@ interface Budget {
 
 /** Per request of the peer app, one connection each. */
 const PEER_BUDGETS: Record<string, Budget> = {
-  '/': { slots: 203, chunks: 455 },
-  '/me': { slots: 306, chunks: 2_180 },
+  '/': { slots: 168, chunks: 455 },
+  '/me': { slots: 271, chunks: 2_180 },
 };
 
 /**
@@ -42,27 +42,28 @@ const PEER_BUDGETS: Record<string, Budget> = {
  * 11 slots to `static` (a route with parameters splits the path when it is tried). Streamed request
  * bodies and static files cost every request 4 slots; the stylesheet, no longer inline, took ~200 slots
  * and ~5 KB off `home` and `write`. Heads read in place (parser.ts: one text, fields found when asked)
- * took 220–330 slots off each kind: a browser's head has a dozen fields nobody reads.
+ * took 220–330 slots off each kind: a browser's head has a dozen fields nobody reads; private methods made
+ * static or public 35 more (XS gives every instance a slot per private method: a connection had 26).
  */
 const LOGIN_BUDGETS: Record<string, Budget> = {
-  'home×1': { slots: 632, chunks: 18_890 },
-  'home×4': { slots: 610, chunks: 19_520 },
-  'session×1': { slots: 394, chunks: 7_000 },
-  'session×4': { slots: 370, chunks: 7_600 },
-  'write×1': { slots: 612, chunks: 21_000 },
-  'write×4': { slots: 588, chunks: 21_330 },
-  'static×1': { slots: 505, chunks: 7_120 },
-  'static×4': { slots: 427, chunks: 7_070 },
-  'settings×1': { slots: 888, chunks: 38_600 },
-  'settings×4': { slots: 810, chunks: 38_800 },
+  'home×1': { slots: 597, chunks: 18_890 },
+  'home×4': { slots: 575, chunks: 19_520 },
+  'session×1': { slots: 359, chunks: 7_000 },
+  'session×4': { slots: 335, chunks: 7_600 },
+  'write×1': { slots: 577, chunks: 21_000 },
+  'write×4': { slots: 553, chunks: 21_330 },
+  'static×1': { slots: 468, chunks: 7_120 },
+  'static×4': { slots: 390, chunks: 7_070 },
+  'settings×1': { slots: 851, chunks: 38_600 },
+  'settings×4': { slots: 773, chunks: 38_800 },
   // A static file (GET /static/style.css, 739 B from a memory source: app/assets.ts, modules/http/static.ts),
   // its 304 revalidation, and an 8 KiB multipart upload streamed through request.stream (bench/fit/entry.ts).
-  'asset×1': { slots: 1_488, chunks: 11_470 },
-  'asset×4': { slots: 1_225, chunks: 11_430 },
-  'asset304×1': { slots: 987, chunks: 7_800 },
-  'asset304×4': { slots: 830, chunks: 7_810 },
-  'upload×1': { slots: 2_519, chunks: 22_910 },
-  'upload×4': { slots: 2_156, chunks: 22_140 },
+  'asset×1': { slots: 1_449, chunks: 11_280 },
+  'asset×4': { slots: 1_186, chunks: 11_240 },
+  'asset304×1': { slots: 950, chunks: 7_800 },
+  'asset304×4': { slots: 793, chunks: 7_810 },
+  'upload×1': { slots: 2_479, chunks: 22_910 },
+  'upload×4': { slots: 2_116, chunks: 22_140 },
 };
 
 /**
@@ -71,26 +72,26 @@ const LOGIN_BUDGETS: Record<string, Budget> = {
  * the remember-me cookie (verify, load, a new session cookie minted); `preflight` goes through the 405 path.
  */
 const EXTENSION_BUDGETS: Record<string, Budget> = {
-  login: { slots: 403, chunks: 3_000 },
-  'login-redirect': { slots: 369, chunks: 2_250 },
-  remember: { slots: 581, chunks: 6_410 },
-  basic: { slots: 384, chunks: 3_050 },
-  token: { slots: 328, chunks: 2_470 },
-  cors: { slots: 247, chunks: 1_630 },
-  preflight: { slots: 390, chunks: 4_125 },
+  login: { slots: 368, chunks: 3_000 },
+  'login-redirect': { slots: 334, chunks: 2_250 },
+  remember: { slots: 546, chunks: 6_410 },
+  basic: { slots: 349, chunks: 3_050 },
+  token: { slots: 293, chunks: 2_470 },
+  cors: { slots: 212, chunks: 1_630 },
+  preflight: { slots: 355, chunks: 4_125 },
 };
 
 /**
  * Live memory each idle live connection keeps (bench/fit/live-entry.ts: 4 at once, a browser's head):
  * an event stream or WebSocket whose handler returned (the app sends from elsewhere), and one whose async
  * handler is still running (its suspended frame keeps the request, and so its head's text: ~660 bytes).
- * For comparison, an idle keep-alive HTTP connection keeps 70 slots + 7 chunk bytes.
+ * For comparison, an idle keep-alive HTTP connection keeps 40 slots + 7 chunk bytes.
  */
 const LIVE_BUDGETS: Record<string, Budget> = {
-  sse: { slots: 96, chunks: 13 },
-  'sse-awaiting': { slots: 229, chunks: 890 },
-  websocket: { slots: 120, chunks: 37 },
-  'websocket-awaiting': { slots: 319, chunks: 2_325 },
+  sse: { slots: 67, chunks: 13 },
+  'sse-awaiting': { slots: 199, chunks: 890 },
+  websocket: { slots: 91, chunks: 37 },
+  'websocket-awaiting': { slots: 289, chunks: 2_325 },
 };
 
 /**
@@ -176,6 +177,6 @@ test('memory budgets: an idle Server-Sent Events stream and an idle WebSocket', 
 });
 
 test('allocation budgets: a heavier request path fails, naming the figure', () => {
-  assert.deepEqual(within('peer GET /', { slots: 204, chunks: 10 }, PEER_BUDGETS['/']), ['peer GET /: 204 slots allocated per request, budget 203']);
+  assert.deepEqual(within('peer GET /', { slots: 169, chunks: 10 }, PEER_BUDGETS['/']), ['peer GET /: 169 slots allocated per request, budget 168']);
   assert.deepEqual(within('x', { slots: 1, chunks: 99_999 }, { slots: 1, chunks: 1 }), ['x: 99999 chunk bytes allocated per request, budget 1']);
 });
