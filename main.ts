@@ -18,6 +18,7 @@
  * Runtime-agnostic: the host installs its runtime first (the Session reads its keys from the store).
  */
 import { App, HttpError, Response, statusText, type Handler, type HandlerResult, type Request } from './modules/http/index';
+import { UrlPattern } from './modules/http/router';
 import { Session, withSession, type SessionData, type SessionOptions } from './modules/session/index';
 import {
   clientKey, contentSecurityPolicy, CsrfTokens, csrfGuard, DEVICE_COOKIE, DeviceCookies, newSetupCode, PasswordError, passwordProblem, PasswordStore,
@@ -25,12 +26,12 @@ import {
 } from './modules/auth/index';
 import { runtime } from './modules/runtime';
 import * as pages from './app/pages';
-import { failure, fields, logEvent, notice, redirect } from './app/forms';
-import { DEVICE_NAME_STORE_KEY, deviceNameProblem, settingsRoutes } from './app/settings';
+import { failure, fields, logEvent, newPasswordProblem, notice, redirect } from './app/forms';
+import { accountRoute, DEVICE_NAME_STORE_KEY, deviceNameProblem, settingsRoute, type SettingsContext } from './app/settings';
 import { Users } from './app/users';
-import { useLiveStatus } from './app/live';
+import { liveRoute, LiveStatus, scriptAllowed, type LiveContext } from './app/live';
 import { STATIC_PREFIX, useAssets } from './app/assets';
-import { useUpdatePage } from './app/update';
+import { DEFAULT_MAX_IMAGE_BYTES, UPDATE_PATH, updateForm, updateStreamLimit, updateUpload, type UpdateContext } from './app/update';
 import type { StaticSource } from './modules/http/static';
 
 export interface LoginAppOptions {
@@ -63,10 +64,6 @@ export interface LoginAppOptions {
 /** The first user, made at setup (an admin). */
 export const ADMIN = 'admin';
 
-function newPasswordProblem(password: string, confirm: string): string | undefined {
-  return passwordProblem(password) ?? (password === confirm ? undefined : 'The two new passwords do not match.');
-}
-
 /**
  * Sets `user`'s password and ends every session of the user, failing closed: the revocation is written
  * first, then the password, each one atomic store write, so a crash or a store failure between the two
@@ -95,56 +92,116 @@ function counting(change: () => void): void {
   }
 }
 
-export function createApp(options: LoginAppOptions = {}): App {
-  const app = new App();
-  const stored = runtime().store.get(DEVICE_NAME_STORE_KEY);
-  let device = stored !== undefined && deviceNameProblem(stored) === undefined ? stored : options.deviceName ?? 'xsdot device';
-  const sessions = new Session(app, { maxAge: 8 * 3600, idleTimeout: 30 * 60, ...options.session });
-  const passwords = new PasswordStore({ iterations: options.iterations });
-  // A device set up before the user table existed has the admin's password only: admin stays its admin.
-  const users = new Users({
-    maxUsers: options.maxUsers,
-    legacyAdmin: passwords.has(ADMIN) ? ADMIN : undefined,
-    sessionsSurviveReboot: runtime().wallClockTrusted(),
-  });
-  if (users.corrupt) logEvent('error', 'xsdot: the user table record is unreadable: every user is refused until setup runs again');
-  // Anyone: per address plus one budget shared by all (many addresses buy no more guesses).
-  const throttle = new Throttle(options.throttle);
-  // Browsers that signed in before (device cookie) and signed-in sessions: each on its own.
-  const trusted = new Throttle({ ...options.throttle, shared: false });
-  const devices = DeviceCookies.derive(sessions.keyRing.signingKey, options.session?.secure ?? false);
-  const tokens = CsrfTokens.derive(sessions.keyRing.signingKey);
+// Everything below that does not change at run time is made when the module loads: preloaded on a
+// Moddable build, it stays in flash, and only the LoginApp instance (its state and route entries) is in
+// RAM. Handlers are module functions that find their app through the request (`loginApp`), not closures
+// per app: on XS each closure costs ~10 slots plus one per variable it captures.
 
+/** Every page's policy: the origin's stylesheets, no script (the dashboard's adds its script: app/live.ts). */
+const CSP = contentSecurityPolicy("'self'");
+const ERROR_STATUSES: readonly number[] = [400, 401, 403, 404, 405, 409, 413, 421, 429, 500, 501];
+const GET_POST: readonly string[] = Object.freeze(['GET', 'POST']);
+const GET: readonly string[] = Object.freeze(['GET']);
+const POST: readonly string[] = Object.freeze(['POST']);
+
+/** A wait before another guess, as a form message. */
+const tooMany = (seconds: number) => failure(`Too many failed attempts. Try again in ${pages.formatDuration(seconds)}.`);
+
+/** Guess throttling of one request (LoginApp.guesses). */
+interface Guesses {
+  /** Seconds before the client may guess again (0: now). */
+  wait: number;
+  failed(): void;
+  succeeded(): void;
+}
+
+/** The login app: an App with the device's state; what never changes is module-level (above and below). */
+class LoginApp extends App implements SettingsContext, UpdateContext, LiveContext {
+  /** The device's name (saved at setup or in the settings). */
+  device: string;
   /** Set until an admin exists; printed on the device console only. */
-  let setupCode = users.hasAdmin ? undefined : newSetupCode();
-  if (setupCode !== undefined) runtime().log('info', `xsdot: no admin password yet; open /setup and enter the setup code: ${setupCode}`);
+  setupCode: string | undefined;
+  readonly sessions: Session;
+  readonly passwords: PasswordStore;
+  readonly users: Users;
+  /** Anyone: per address plus one budget shared by all (many addresses buy no more guesses). */
+  readonly throttle: Throttle;
+  /** Browsers that signed in before (device cookie) and signed-in sessions: each on its own. */
+  readonly trusted: Throttle;
+  readonly devices: DeviceCookies;
+  readonly tokens: CsrfTokens;
+  readonly maxImageBytes: number;
+  readonly live = new LiveStatus();
+
+  constructor(options: LoginAppOptions) {
+    super();
+    const stored = runtime().store.get(DEVICE_NAME_STORE_KEY);
+    this.device = stored !== undefined && deviceNameProblem(stored) === undefined ? stored : options.deviceName ?? 'xsdot device';
+    const sessions = new Session(this, { maxAge: 8 * 3600, idleTimeout: 30 * 60, ...options.session });
+    this.sessions = sessions;
+    this.passwords = new PasswordStore({ iterations: options.iterations });
+    // A device set up before the user table existed has the admin's password only: admin stays its admin.
+    this.users = new Users({
+      maxUsers: options.maxUsers,
+      legacyAdmin: this.passwords.has(ADMIN) ? ADMIN : undefined,
+      sessionsSurviveReboot: runtime().wallClockTrusted(),
+    });
+    if (this.users.corrupt) logEvent('error', 'xsdot: the user table record is unreadable: every user is refused until setup runs again');
+    this.throttle = new Throttle(options.throttle);
+    this.trusted = new Throttle({ ...options.throttle, shared: false });
+    this.devices = DeviceCookies.derive(sessions.keyRing.signingKey, options.session?.secure ?? false);
+    this.tokens = CsrfTokens.derive(sessions.keyRing.signingKey);
+    this.maxImageBytes = options.maxFirmwareBytes ?? DEFAULT_MAX_IMAGE_BYTES;
+    this.setupCode = this.users.hasAdmin ? undefined : newSetupCode();
+    if (this.setupCode !== undefined) runtime().log('info', `xsdot: no admin password yet; open /setup and enter the setup code: ${this.setupCode}`);
+
+    useSecurityHeaders(this, CSP);
+    // The update page's upload is streamed: it checks its token itself, before writing a byte (app/update.ts).
+    this.before(csrfGuard({ tokens: this.tokens, sid: sessionId, scheme: options.session?.secure ? 'https' : 'http', streamed: 'handler' }));
+    this.before(setupFirst);
+    for (const status of ERROR_STATUSES) this.errorHandler(status, errorPage);
+
+    // One route per path, GET and POST together: the router allocates a little for each route it tries.
+    this.route(SETUP, GET_POST, setupRoute);
+    this.route(LOGIN, GET_POST, loginRoute);
+    this.route(LOGOUT, POST, logoutRoute);
+    this.route(HOME, GET, dashboardRoute);
+    this.route(PASSWORD, GET_POST, passwordRoute);
+    this.route(ME, GET, meRoute);
+    this.route(ACCOUNT, GET, accountHandler);
+    this.route(SETTINGS, GET_POST, settingsHandler);
+    // Last: routes are matched in order, and each one tried before the match costs the pages above a little.
+    if (options.assets !== undefined) useAssets(this, options.assets);
+    this.route(UPDATE, GET, updateFormHandler);
+    this.route(UPDATE, POST, updateUploadHandler, { maxStreamBody: updateStreamLimit(this.maxImageBytes) });
+    // The dashboard's live uptime and free memory (SSE), and the status over WebSocket for tools: after the others, so
+    // they are matched before it (a route with parameters splits the path when it is tried).
+    this.route(LIVE, GET, liveHandler);
+  }
 
   /** The signed-in user of `session`: named in it and still in the user table (else signed out). */
-  const userOf = (session: SessionData): string | undefined => {
+  userOf(session: SessionData): string | undefined {
     const user = session.get('user');
-    return typeof user === 'string' && users.get(user) !== undefined ? user : undefined;
-  };
+    return typeof user === 'string' && this.users.get(user) !== undefined ? user : undefined;
+  }
 
-  /** A page for a signed-in user; anyone else is sent to /login. */
-  const signedIn = (handler: (request: Request, session: SessionData, user: string) => HandlerResult): Handler =>
-    withSession((request, session) => {
-      const user = userOf(session);
-      return user === undefined ? redirect('/login') : handler(request, session, user);
-    });
+  isAdmin(user: string): boolean {
+    return this.users.get(user)?.role === 'admin';
+  }
 
   /** A form page for `session`, saving it first if new: the form's CSRF token binds to its sid. */
-  const formPage = (session: SessionData, render: (token: string) => string, status = 200, retryAfter?: number): Response => {
+  formPage(session: SessionData, render: (token: string) => string, status = 200, retryAfter?: number): Response {
     if (session.isNew) session.save();
-    return Response.html(render(tokens.token(session.sid)), status, retryAfter === undefined ? undefined : { 'Retry-After': String(retryAfter) });
-  };
+    return Response.html(render(this.tokens.token(session.sid)), status, retryAfter === undefined ? undefined : { 'Retry-After': String(retryAfter) });
+  }
 
   /**
    * Guess throttling for `request`: by its `trustedKey` (a device cookie's or a session's) in the trusted
    * throttle, else by its client address: `wait` seconds before it may guess again. A failure that makes
    * the client wait is logged (once per wait, not for each refused guess: a flood cannot flood the log).
    */
-  const guesses = (request: Request, trustedKey?: string) => {
-    const table = trustedKey === undefined ? throttle : trusted;
+  guesses(request: Request, trustedKey?: string): Guesses {
+    const table = trustedKey === undefined ? this.throttle : this.trusted;
     const client = trustedKey ?? clientKey(request.clientAddress);
     return {
       wait: table.retryAfter(client),
@@ -155,180 +212,218 @@ export function createApp(options: LoginAppOptions = {}): App {
       },
       succeeded: () => table.success(client),
     };
-  };
-  const tooMany = (seconds: number) => failure(`Too many failed attempts. Try again in ${pages.formatDuration(seconds)}.`);
+  }
 
-  useSecurityHeaders(app, contentSecurityPolicy("'self'"));
-  // The update page's upload is streamed: it checks its token itself, before writing a byte (app/update.ts).
-  app.before(csrfGuard({ tokens, sid: (request) => sessions.get(request).sid, scheme: options.session?.secure ? 'https' : 'http', streamed: 'handler' }));
-  app.before((request) => {
-    if (setupCode === undefined || request.path === '/setup' || request.path.startsWith(STATIC_PREFIX)) return undefined;
-    return request.path.startsWith('/api/') ? Response.json({ error: 'setup required' }, 401) : redirect('/setup');
+  /** Seconds on the session clock. */
+  now(): number {
+    return sessionClock();
+  }
+
+  /** Saves the device name (throws what the store threw). */
+  setDevice(name: string): void {
+    runtime().store.set(DEVICE_NAME_STORE_KEY, name);
+    this.device = name;
+  }
+
+  changePassword(user: string, password: string): void {
+    changePassword(this.sessions, this.passwords, user, password);
+  }
+}
+
+/** The login app handling `request` (Session.of finds its Session the same way). */
+const loginApp = (request: Request): LoginApp => request.app as LoginApp;
+
+/** The session id the CSRF tokens bind to. */
+const sessionId = (request: Request): string => loginApp(request).sessions.get(request).sid;
+
+/** Until an admin exists every page but /setup (and the stylesheet) leads to /setup. */
+function setupFirst(request: Request): HandlerResult {
+  if (loginApp(request).setupCode === undefined || request.path === '/setup' || request.path.startsWith(STATIC_PREFIX)) return undefined;
+  return request.path.startsWith('/api/') ? Response.json({ error: 'setup required' }, 401) : redirect('/setup');
+}
+
+function errorPage(request: Request, error: unknown): Response {
+  const status = error instanceof HttpError ? error.status : 500;
+  const reason = error instanceof HttpError ? error.reason : statusText(500);
+  const response = request.path.startsWith('/api/')
+    ? Response.json({ error: reason }, status)
+    : Response.html(pages.errorPage(loginApp(request).device, status, statusText(status), reason), status);
+  for (const [name, value] of Object.entries((error instanceof HttpError && error.headers) || {})) response.headers.set(name, value);
+  return response;
+}
+
+/** A page for a signed-in user; anyone else is sent to /login. */
+function signedIn(handler: (request: Request, session: SessionData, user: string, app: LoginApp) => HandlerResult | Promise<HandlerResult>): Handler {
+  return withSession((request, session) => {
+    const app = loginApp(request);
+    const user = app.userOf(session);
+    return user === undefined ? redirect('/login') : handler(request, session, user, app);
   });
+}
 
-  const errorPage = (request: Request, error: unknown): Response => {
-    const status = error instanceof HttpError ? error.status : 500;
-    const reason = error instanceof HttpError ? error.reason : statusText(500);
-    const response = request.path.startsWith('/api/')
-      ? Response.json({ error: reason }, status)
-      : Response.html(pages.errorPage(device, status, statusText(status), reason), status);
-    for (const [name, value] of Object.entries((error instanceof HttpError && error.headers) || {})) response.headers.set(name, value);
-    return response;
-  };
-  for (const status of [400, 401, 403, 404, 405, 409, 413, 421, 429, 500, 501]) app.errorHandler(status, errorPage);
+// Each method has a function of its own: XS would allocate, on every call, the variables a closure
+// inside the POST code captures, even for a GET.
 
-  // One route per path, GET and POST together: the router allocates a little for each route it tries.
-  // Each method has a function of its own: XS would allocate, on every call, the variables a closure
-  // inside the POST code captures, even for a GET.
+// First boot.
+function setupForm(app: LoginApp, session: SessionData, name: string, message?: pages.Message, status?: number, retryAfter?: number): Response {
+  return app.formPage(session, (token) => pages.setupPage({ device: app.device, token, name, message }), status, retryAfter);
+}
 
-  // First boot.
-  const setupForm = (session: SessionData, name: string, message?: pages.Message, status?: number, retryAfter?: number) =>
-    formPage(session, (token) => pages.setupPage({ device, token, name, message }), status, retryAfter);
+function setupPost(request: Request, session: SessionData, app: LoginApp): Response {
+  const setupCode = app.setupCode;
+  if (setupCode === undefined) return redirect('/login');
+  const form = fields(request, ['code', 'name', 'password', 'confirm']);
+  // An empty name keeps the current one (scripts may leave it out).
+  const name = form.name.trim() === '' ? app.device : form.name.trim();
+  const guess = app.guesses(request);
+  if (guess.wait > 0) return setupForm(app, session, name, tooMany(guess.wait), 429, guess.wait);
+  if (!setupCodeMatches(setupCode, form.code)) {
+    logEvent('warn', `xsdot: wrong setup code from ${request.clientAddress}`);
+    guess.failed();
+    return setupForm(app, session, name, failure('Wrong setup code. It is printed on the device console.'), 401);
+  }
+  const problem = (name === app.device ? undefined : deviceNameProblem(name)) ?? newPasswordProblem(form.password, form.confirm);
+  if (problem !== undefined) return setupForm(app, session, name, failure(problem), 400);
+  // After a corrupt table, the admin's earlier sessions end first; then the password, then the table.
+  if (app.users.corrupt) app.sessions.revokeAll(ADMIN);
+  app.passwords.set(ADMIN, form.password);
+  app.users.reset(ADMIN);
+  if (name !== app.device) app.setDevice(name);
+  app.setupCode = undefined;
+  guess.succeeded();
+  logEvent('info', 'xsdot: admin password set; setup is closed');
+  return redirect('/login?m=setup');
+}
 
-  const setupPost = (request: Request, session: SessionData): Response => {
-    if (setupCode === undefined) return redirect('/login');
-    const form = fields(request, ['code', 'name', 'password', 'confirm']);
-    // An empty name keeps the current one (scripts may leave it out).
-    const name = form.name.trim() === '' ? device : form.name.trim();
-    const guess = guesses(request);
-    if (guess.wait > 0) return setupForm(session, name, tooMany(guess.wait), 429, guess.wait);
-    if (!setupCodeMatches(setupCode, form.code)) {
-      logEvent('warn', `xsdot: wrong setup code from ${request.clientAddress}`);
-      guess.failed();
-      return setupForm(session, name, failure('Wrong setup code. It is printed on the device console.'), 401);
-    }
-    const problem = (name === device ? undefined : deviceNameProblem(name)) ?? newPasswordProblem(form.password, form.confirm);
-    if (problem !== undefined) return setupForm(session, name, failure(problem), 400);
-    // After a corrupt table, the admin's earlier sessions end first; then the password, then the table.
-    if (users.corrupt) sessions.revokeAll(ADMIN);
-    passwords.set(ADMIN, form.password);
-    users.reset(ADMIN);
-    if (name !== device) {
-      runtime().store.set(DEVICE_NAME_STORE_KEY, name);
-      device = name;
-    }
-    setupCode = undefined;
-    guess.succeeded();
-    logEvent('info', 'xsdot: admin password set; setup is closed');
-    return redirect('/login?m=setup');
-  };
-  app.route('/setup', ['GET', 'POST'], withSession((request, session) =>
-    request.method === 'POST' ? setupPost(request, session) : setupCode === undefined ? redirect('/login') : setupForm(session, device)));
+const setupRoute = withSession((request, session) => {
+  const app = loginApp(request);
+  return request.method === 'POST' ? setupPost(request, session, app) : app.setupCode === undefined ? redirect('/login') : setupForm(app, session, app.device);
+});
 
-  // Signing in and out.
-  const loginForm = (session: SessionData, username: string, message?: pages.Message, status?: number, retryAfter?: number) =>
-    formPage(session, (token) => pages.loginPage({ device, token, username, message }), status, retryAfter);
+// Signing in and out.
+function loginForm(app: LoginApp, session: SessionData, username: string, message?: pages.Message, status?: number, retryAfter?: number): Response {
+  return app.formPage(session, (token) => pages.loginPage({ device: app.device, token, username, message }), status, retryAfter);
+}
 
-  const loginPost = (request: Request, session: SessionData): Response => {
-    const form = fields(request, ['username', 'password']);
-    const username = form.username.trim().toLowerCase();
-    const device = devices.verify(request.cookieValues(DEVICE_COOKIE), username);
-    const guess = guesses(request, device);
-    if (guess.wait > 0) return loginForm(session, form.username, tooMany(guess.wait), 429, guess.wait);
-    // The password is always checked, so the time taken does not tell whether the user name was right.
-    const passwordRight = passwords.verify(username, form.password);
-    const known = users.get(username) !== undefined;
-    if (!passwordRight || !known) {
-      // Only a user name that exists is logged: an unknown one may be a password typed into the wrong field.
-      logEvent('warn', `xsdot: failed login for ${known ? `user "${username}"` : 'an unknown user name'} from ${request.clientAddress}`);
-      guess.failed();
-      return loginForm(session, form.username, failure('Wrong user name or password.'), 401);
-    }
-    guess.succeeded();
-    session.regenerate();
-    session.set('user', username);
-    session.save();
-    counting(() => users.sessionStarted(username, session.expires as number, sessionClock()));
-    const response = redirect('/');
-    // Proof for later logins from this browser: they get their own throttle entry.
-    if (device === undefined) response.setCookie(DEVICE_COOKIE, devices.issue(username), devices.cookieOptions);
-    return response;
-  };
-  app.route('/login', ['GET', 'POST'], withSession((request, session) =>
-    request.method === 'POST' ? loginPost(request, session) : userOf(session) === undefined ? loginForm(session, ADMIN, notice(request)) : redirect('/')));
+function loginPost(request: Request, session: SessionData, app: LoginApp): Response {
+  const form = fields(request, ['username', 'password']);
+  const username = form.username.trim().toLowerCase();
+  const device = app.devices.verify(request.cookieValues(DEVICE_COOKIE), username);
+  const guess = app.guesses(request, device);
+  if (guess.wait > 0) return loginForm(app, session, form.username, tooMany(guess.wait), 429, guess.wait);
+  // The password is always checked, so the time taken does not tell whether the user name was right.
+  const passwordRight = app.passwords.verify(username, form.password);
+  const known = app.users.get(username) !== undefined;
+  if (!passwordRight || !known) {
+    // Only a user name that exists is logged: an unknown one may be a password typed into the wrong field.
+    logEvent('warn', `xsdot: failed login for ${known ? `user "${username}"` : 'an unknown user name'} from ${request.clientAddress}`);
+    guess.failed();
+    return loginForm(app, session, form.username, failure('Wrong user name or password.'), 401);
+  }
+  guess.succeeded();
+  session.regenerate();
+  session.set('user', username);
+  session.save();
+  counting(() => app.users.sessionStarted(username, session.expires as number, sessionClock()));
+  const response = redirect('/');
+  // Proof for later logins from this browser: they get their own throttle entry.
+  if (device === undefined) response.setCookie(DEVICE_COOKIE, app.devices.issue(username), app.devices.cookieOptions);
+  return response;
+}
 
-  app.post('/logout', withSession((request, session) => {
-    const user = userOf(session);
-    if (user !== undefined && fields(request, ['everywhere']).everywhere === '1') {
-      // Every token of the user stops verifying; this one then ends without a revocation of its own.
-      sessions.revokeAll(user);
-      session.delete('user');
-      session.invalidate();
-      counting(() => users.sessionsEnded(user));
-      logEvent('info', `xsdot: ${user} signed out everywhere`);
-      return redirect('/login?m=all');
-    }
-    const exp = session.expires;
-    const counted = user !== undefined && !session.isNew;
+const loginRoute = withSession((request, session) => {
+  const app = loginApp(request);
+  return request.method === 'POST' ? loginPost(request, session, app) : app.userOf(session) === undefined ? loginForm(app, session, ADMIN, notice(request)) : redirect('/');
+});
+
+const logoutRoute = withSession((request, session) => {
+  const app = loginApp(request);
+  const user = app.userOf(session);
+  if (user !== undefined && fields(request, ['everywhere']).everywhere === '1') {
+    // Every token of the user stops verifying; this one then ends without a revocation of its own.
+    app.sessions.revokeAll(user);
+    session.delete('user');
     session.invalidate();
-    if (counted) counting(() => users.sessionEnded(user, exp as number, sessionClock()));
-    return redirect('/login?m=out');
+    counting(() => app.users.sessionsEnded(user));
+    logEvent('info', `xsdot: ${user} signed out everywhere`);
+    return redirect('/login?m=all');
+  }
+  const exp = session.expires;
+  const counted = user !== undefined && !session.isNew;
+  session.invalidate();
+  if (counted) counting(() => app.users.sessionEnded(user, exp as number, sessionClock()));
+  return redirect('/login?m=out');
+});
+
+// Signed-in pages.
+const allowLiveScript = scriptAllowed(CSP);
+
+const dashboardRoute = signedIn((request, session, user, app) => {
+  allowLiveScript(request);
+  const host = runtime();
+  const left = (session.expires ?? 0) - sessionClock();
+  const idleTimeout = app.sessions.idleTimeout;
+  const idle = idleTimeout > 0 ? `, or after ${pages.formatDuration(idleTimeout)} without activity` : '';
+  return app.formPage(session, (token) => pages.dashboardPage({
+    device: app.device, token, user, message: notice(request),
+    uptime: pages.formatDuration(host.monotonic() / 1000),
+    freeMemory: host.freeMemory?.(),
+    expires: `in ${pages.formatDuration(left)}${idle}`,
   }));
+});
 
-  // Signed-in pages.
-  app.get('/', signedIn((request, session, user) => {
-    allowLiveScript(request);
-    const host = runtime();
-    const left = (session.expires ?? 0) - sessionClock();
-    const idle = sessions.idleTimeout > 0 ? `, or after ${pages.formatDuration(sessions.idleTimeout)} without activity` : '';
-    return formPage(session, (token) => pages.dashboardPage({
-      device, token, user, message: notice(request),
-      uptime: pages.formatDuration(host.monotonic() / 1000),
-      freeMemory: host.freeMemory?.(),
-      expires: `in ${pages.formatDuration(left)}${idle}`,
-    }));
-  }));
+function passwordForm(app: LoginApp, session: SessionData, message?: pages.Message, status?: number, retryAfter?: number): Response {
+  return app.formPage(session, (token) => pages.passwordPage({ device: app.device, token, message }), status, retryAfter);
+}
 
-  const passwordForm = (session: SessionData, message?: pages.Message, status?: number, retryAfter?: number) =>
-    formPage(session, (token) => pages.passwordPage({ device, token, message }), status, retryAfter);
+function passwordPost(request: Request, session: SessionData, user: string, app: LoginApp): Response {
+  // A signed-in session guessing its current password: throttled on its own, apart from any flood.
+  const guess = app.guesses(request, `s:${session.sid}`);
+  if (guess.wait > 0) return passwordForm(app, session, tooMany(guess.wait), 429, guess.wait);
+  const form = fields(request, ['old_password', 'password', 'confirm']);
+  if (!app.passwords.verify(user, form.old_password)) {
+    logEvent('warn', `xsdot: wrong current password for user "${user}" from ${request.clientAddress}`);
+    guess.failed();
+    return passwordForm(app, session, failure('The current password is wrong.'), 401);
+  }
+  const problem = newPasswordProblem(form.password, form.confirm);
+  if (problem !== undefined) return passwordForm(app, session, failure(problem), 400);
+  guess.succeeded();
+  changePassword(app.sessions, app.passwords, user, form.password);
+  session.regenerate();
+  session.save();
+  counting(() => app.users.sessionsEnded(user, session.expires));
+  logEvent('info', `xsdot: password of ${user} changed; other sessions revoked`);
+  return redirect('/?m=pw');
+}
 
-  const passwordPost = (request: Request, session: SessionData, user: string): Response => {
-    // A signed-in session guessing its current password: throttled on its own, apart from any flood.
-    const guess = guesses(request, `s:${session.sid}`);
-    if (guess.wait > 0) return passwordForm(session, tooMany(guess.wait), 429, guess.wait);
-    const form = fields(request, ['old_password', 'password', 'confirm']);
-    if (!passwords.verify(user, form.old_password)) {
-      logEvent('warn', `xsdot: wrong current password for user "${user}" from ${request.clientAddress}`);
-      guess.failed();
-      return passwordForm(session, failure('The current password is wrong.'), 401);
-    }
-    const problem = newPasswordProblem(form.password, form.confirm);
-    if (problem !== undefined) return passwordForm(session, failure(problem), 400);
-    guess.succeeded();
-    changePassword(sessions, passwords, user, form.password);
-    session.regenerate();
-    session.save();
-    counting(() => users.sessionsEnded(user, session.expires));
-    logEvent('info', `xsdot: password of ${user} changed; other sessions revoked`);
-    return redirect('/?m=pw');
-  };
-  app.route('/settings/password', ['GET', 'POST'], signedIn((request, session, user) =>
-    request.method === 'POST' ? passwordPost(request, session, user) : passwordForm(session)));
+const passwordRoute = signedIn((request, session, user, app) =>
+  request.method === 'POST' ? passwordPost(request, session, user, app) : passwordForm(app, session));
 
-  app.get('/api/me', withSession((_request, session) => {
-    const user = userOf(session);
-    if (user === undefined) return Response.json({ error: 'not signed in' }, 401);
-    return { user, device, uptime: Math.floor(runtime().monotonic() / 1000), expiresIn: (session.expires ?? 0) - sessionClock() };
-  }));
+const meRoute = withSession((request, session) => {
+  const app = loginApp(request);
+  const user = app.userOf(session);
+  if (user === undefined) return Response.json({ error: 'not signed in' }, 401);
+  return { user, device: app.device, uptime: Math.floor(runtime().monotonic() / 1000), expiresIn: (session.expires ?? 0) - sessionClock() };
+});
 
-  settingsRoutes({
-    app, sessions, passwords, users, signedIn, formPage,
-    now: sessionClock,
-    device: () => device,
-    setDevice: (name) => {
-      runtime().store.set(DEVICE_NAME_STORE_KEY, name);
-      device = name;
-    },
-    newPasswordProblem,
-    changePassword: (user, password) => changePassword(sessions, passwords, user, password),
-  });
+const accountHandler = signedIn(accountRoute);
+const settingsHandler = signedIn(settingsRoute);
+const updateFormHandler = signedIn(updateForm);
+const updateUploadHandler = signedIn(updateUpload);
+const liveHandler: Handler = (request) => liveRoute(request, loginApp(request));
 
-  // Last: routes are matched in order, and each one tried before the match costs the pages above a little.
-  if (options.assets !== undefined) useAssets(app, options.assets);
-  useUpdatePage(app, { device: () => device, isAdmin: (user) => users.get(user)?.role === 'admin', tokens, signedIn, maxImageBytes: options.maxFirmwareBytes });
+const SETUP = new UrlPattern('/setup');
+const LOGIN = new UrlPattern('/login');
+const LOGOUT = new UrlPattern('/logout');
+const HOME = new UrlPattern('/');
+const PASSWORD = new UrlPattern('/settings/password');
+const ME = new UrlPattern('/api/me');
+const ACCOUNT = new UrlPattern('/account');
+const SETTINGS = new UrlPattern('/settings');
+const UPDATE = new UrlPattern(UPDATE_PATH);
+const LIVE = new UrlPattern('/live/<name>');
 
-  // The dashboard's live uptime and free memory (SSE), and the status over WebSocket for tools: after the others, so
-  // they are matched before it (a route with parameters splits the path when it is tried).
-  const allowLiveScript = useLiveStatus(app, contentSecurityPolicy("'self'"), (session) => userOf(session) !== undefined);
-  return app;
+export function createApp(options: LoginAppOptions = {}): App {
+  return new LoginApp(options);
 }

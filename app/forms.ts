@@ -3,6 +3,7 @@
  * security events.
  */
 import { HttpError, Response, type Request } from '../modules/http/index';
+import { passwordProblem } from '../modules/auth/index';
 import { runtime, type LogLevel } from '../modules/runtime';
 import type { Message } from './pages';
 
@@ -40,6 +41,11 @@ export function fields<N extends string>(request: Request, names: readonly N[]):
 export function notice(request: Request): Message | undefined {
   const text = NOTICES.get(request.query.get('m') ?? '');
   return text === undefined ? undefined : { text };
+}
+
+/** Why a new password (typed twice) is refused, as a sentence for the form, or undefined. */
+export function newPasswordProblem(password: string, confirm: string): string | undefined {
+  return passwordProblem(password) ?? (password === confirm ? undefined : 'The two new passwords do not match.');
 }
 
 export function failure(text: string): Message {

@@ -14,13 +14,12 @@
  * updates within that time. Handlers register the connection and return (no suspended frame per
  * connection: bench/fit/live-entry.ts measures what each costs); the socket's awaits messages.
  */
-import type { App } from '../modules/http/app';
 import { abort } from '../modules/http/errors';
 import { Headers } from '../modules/http/headers';
 import type { Request } from '../modules/http/request';
 import { Response } from '../modules/http/response';
 import { runtime, type TimerId } from '../modules/runtime';
-import { withSession, type SessionData } from '../modules/session/index';
+import { Session, type SessionData } from '../modules/session/index';
 import { acceptWebSocket, eventStream, type EventStream, type WebSocket } from '../modules/live/index';
 import { formatDuration } from './pages';
 
@@ -48,71 +47,114 @@ export function liveStatus(): string {
   return JSON.stringify({ uptime: formatDuration(seconds), seconds, freeMemory: runtime().freeMemory?.() });
 }
 
-/**
- * Adds the live routes to the login app. Returns what the dashboard's handler calls on its request:
- * its response (only) gets `csp` plus `script-src 'self'; connect-src 'self'` (every other page keeps
- * allowing no script). `signedIn(session)` says whether a session may see the status.
- */
-export function useLiveStatus(app: App, csp: string, signedIn: (session: SessionData) => boolean, options: LiveStatusOptions = {}): (request: Request) => void {
-  const interval = options.interval ?? 2_000;
-  const lifetime = options.reauthenticate ?? 60_000;
-  // Bounded by the server's connection cap: each entry is an open connection.
-  const streams = new Map<EventStream, number>();
-  const sockets = new Map<WebSocket, number>();
-  let timer: TimerId | undefined;
+/** What the login app (main.ts) lends the live routes. */
+export interface LiveContext {
+  /** The app's streams and sockets. */
+  readonly live: LiveStatus;
+  /** The signed-in user of `session`, or undefined: only a signed-in session may see the status. */
+  userOf(session: SessionData): string | undefined;
+}
 
-  const tick = (): void => {
-    timer = undefined;
+/**
+ * The open streams and sockets of one app, and the one timer that feeds them. Made per app (it
+ * changes at run time); its maps are made with the first stream or socket.
+ */
+export class LiveStatus {
+  readonly #interval: number;
+  readonly #lifetime: number;
+  // Bounded by the server's connection cap: each entry is an open connection.
+  #streams: Map<EventStream, number> | undefined;
+  #sockets: Map<WebSocket, number> | undefined;
+  #timer: TimerId | undefined;
+  #tick: (() => void) | undefined;
+
+  constructor(options: LiveStatusOptions = {}) {
+    this.#interval = options.interval ?? 2_000;
+    this.#lifetime = options.reauthenticate ?? 60_000;
+  }
+
+  /** Registers a new event stream and sends it the status now. */
+  open(sse: EventStream): void {
+    (this.#streams ??= new Map()).set(sse, runtime().monotonic());
+    sse.send(liveStatus(), { event: 'status', retry: 1000 });
+    this.#watch();
+  }
+
+  /** Answers `ws`'s `status` messages until it closes. */
+  async serve(ws: WebSocket): Promise<void> {
+    const sockets = (this.#sockets ??= new Map());
+    sockets.set(ws, runtime().monotonic());
+    this.#watch();
+    for await (const message of ws) ws.send(message === 'status' ? liveStatus() : JSON.stringify({ error: 'send "status"' }));
+    sockets.delete(ws);
+  }
+
+  #watch(): void {
+    this.#timer ??= runtime().setTimer(this.#tick ??= () => this.#update(), this.#interval);
+  }
+
+  #update(): void {
+    this.#timer = undefined;
     const now = runtime().monotonic();
     const status = liveStatus();
-    for (const [sse, opened] of streams) {
-      if (now - opened >= lifetime) sse.close();
-      if (sse.isClosed || !sse.send(status, { event: 'status' })) streams.delete(sse);
+    const streams = this.#streams;
+    const sockets = this.#sockets;
+    if (streams !== undefined) {
+      for (const [sse, opened] of streams) {
+        if (now - opened >= this.#lifetime) sse.close();
+        if (sse.isClosed || !sse.send(status, { event: 'status' })) streams.delete(sse);
+      }
     }
-    for (const [ws, opened] of sockets) {
-      if (ws.readyState !== 1) sockets.delete(ws);
-      else if (now - opened >= lifetime) ws.close(4000, 'sign-in check due: reconnect');
+    if (sockets !== undefined) {
+      for (const [ws, opened] of sockets) {
+        if (ws.readyState !== 1) sockets.delete(ws);
+        else if (now - opened >= this.#lifetime) ws.close(4000, 'sign-in check due: reconnect');
+      }
     }
-    if (streams.size + sockets.size > 0) timer = runtime().setTimer(tick, interval);
-  };
-  const watch = (): void => {
-    timer ??= runtime().setTimer(tick, interval);
-  };
+    if ((streams?.size ?? 0) + (sockets?.size ?? 0) > 0) this.#watch();
+  }
+}
 
-  const events = withSession((_request, session) => {
-    if (!signedIn(session)) abort(401, 'not signed in');
-    return eventStream((sse) => {
-      streams.set(sse, runtime().monotonic());
-      sse.send(liveStatus(), { event: 'status', retry: 1000 });
-      watch();
-    });
-  });
-  const socket = withSession((request, session) => {
-    if (!signedIn(session)) abort(401, 'not signed in');
-    return acceptWebSocket(request, async (ws) => {
-      sockets.set(ws, runtime().monotonic());
-      watch();
-      for await (const message of ws) ws.send(message === 'status' ? liveStatus() : JSON.stringify({ error: 'send "status"' }));
-      sockets.delete(ws);
-    });
-  });
-  // One route, not three: every route a request is tried against before its own costs it an allocation.
-  app.get('/live/<name>', (request) => {
-    switch (request.params.name) {
-      case 'status.js': return new Response(LIVE_SCRIPT, 200, { 'Content-Type': 'text/javascript; charset=utf-8' });
-      case 'events': return events(request);
-      case 'socket': return socket(request);
-      default: return abort(404);
-    }
-  });
+/** Throws 401 unless `request`'s session is signed in. */
+function checkSignedIn(request: Request, ctx: LiveContext): void {
+  if (ctx.userOf(Session.of(request).get(request)) === undefined) abort(401, 'not signed in');
+}
 
-  // Checked once here, then set without checks on each dashboard response (the security headers' way).
-  const policy = new Headers({ 'Content-Security-Policy': `${csp}; script-src 'self'; connect-src 'self'` }).get('content-security-policy') as string;
+/**
+ * GET /live/<name> of the login app: `status.js`, `events` or `socket` (else 404). One route, not three:
+ * every route a request is tried against before its own costs it an allocation.
+ */
+export function liveRoute(request: Request, ctx: LiveContext): Response {
+  switch (request.params.name) {
+    case 'status.js': return new Response(LIVE_SCRIPT, 200, { 'Content-Type': 'text/javascript; charset=utf-8' });
+    case 'events': {
+      checkSignedIn(request, ctx);
+      const live = ctx.live;
+      return eventStream((sse) => live.open(sse));
+    }
+    case 'socket': {
+      checkSignedIn(request, ctx);
+      const live = ctx.live;
+      return acceptWebSocket(request, (ws) => live.serve(ws));
+    }
+    default: return abort(404);
+  }
+}
+
+/**
+ * What the dashboard's handler calls on its request: its response (only) gets `csp` plus
+ * `script-src 'self'; connect-src 'self'` (every other page keeps allowing no script). Made once, at
+ * module level; the policy is checked on first use (Headers needs the host's runtime, which a module
+ * preloaded at link time does not have), then set without checks on each dashboard response.
+ */
+export function scriptAllowed(csp: string): (request: Request) => void {
+  let policy: string | undefined;
   const allowScript = (_request: Request, response: Response): undefined => {
-    if (response.status === 200) response.headers.setKnown('content-security-policy', 'Content-Security-Policy', policy);
+    if (response.status === 200) response.headers.setKnown('content-security-policy', 'Content-Security-Policy', policy as string);
     return undefined;
   };
   return (request) => {
+    policy ??= new Headers({ 'Content-Security-Policy': `${csp}; script-src 'self'; connect-src 'self'` }).get('content-security-policy') as string;
     request.afterRequest(allowScript);
   };
 }

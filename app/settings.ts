@@ -6,10 +6,10 @@
  * if the revocation cannot be written, nothing changes). The last admin cannot be removed or made a
  * viewer. After a validation error the form comes back with what was typed (never passwords).
  */
-import { HttpError, Response, type App, type Handler, type HandlerResult, type Request } from '../modules/http/index';
+import { HttpError, type Request, type Response } from '../modules/http/index';
 import type { PasswordStore } from '../modules/auth/index';
 import type { Session, SessionData } from '../modules/session/index';
-import { failure, fields, logEvent, notice, redirect } from './forms';
+import { failure, fields, logEvent, newPasswordProblem, notice, redirect } from './forms';
 import { MAX_DEVICE_NAME_LENGTH, type Message } from './pages';
 import { accountPage, settingsPage, userPage } from './settings-pages';
 import { UserError, type Role, type User, type Users } from './users';
@@ -30,20 +30,17 @@ export function deviceNameProblem(name: string): string | undefined {
 
 /** What the login app (main.ts) lends the settings. */
 export interface SettingsContext {
-  app: App;
-  sessions: Session;
-  passwords: PasswordStore;
-  users: Users;
-  /** A handler for signed-in users only (others are sent to /login). */
-  signedIn(handler: (request: Request, session: SessionData, user: string) => HandlerResult): Handler;
+  readonly sessions: Session;
+  readonly passwords: PasswordStore;
+  readonly users: Users;
+  /** The device's name now. */
+  readonly device: string;
   /** A form page for `session`, the CSRF token passed to `render`. */
   formPage(session: SessionData, render: (token: string) => string, status?: number): Response;
   /** Seconds on the session clock. */
   now(): number;
-  device(): string;
   /** Saves the device name (throws what the store threw). */
   setDevice(name: string): void;
-  newPasswordProblem(password: string, confirm: string): string | undefined;
   /** Ends every session of `user`, then sets the password (main.ts changePassword). */
   changePassword(user: string, password: string): void;
 }
@@ -58,99 +55,106 @@ interface Typed {
   role: Role;
 }
 
-export function settingsRoutes(ctx: SettingsContext): void {
-  const { app, users, sessions } = ctx;
+// Module functions, not closures per app: made once when the module loads (in flash when preloaded).
 
-  app.get('/account', ctx.signedIn((request, session, user) => {
-    const role = users.get(user)?.role ?? 'viewer';
-    return ctx.formPage(session, (token) => accountPage({ device: ctx.device(), token, user, role, sessions: users.sessionCount(user, ctx.now()), message: notice(request) }));
-  }));
+/** GET /account of a signed-in `user`. */
+export function accountRoute(request: Request, session: SessionData, user: string, ctx: SettingsContext): Response {
+  const users = ctx.users;
+  const role = users.get(user)?.role ?? 'viewer';
+  return ctx.formPage(session, (token) => accountPage({ device: ctx.device, token, user, role, sessions: users.sessionCount(user, ctx.now()), message: notice(request) }));
+}
 
-  const settingsForm = (session: SessionData, typed?: Typed, message?: Message, status?: number) =>
-    ctx.formPage(session, (token) => settingsPage({
-      device: ctx.device(), token, message, users: users.list(), maxUsers: users.maxUsers,
-      typed: typed ?? { name: ctx.device(), username: '', role: 'viewer' },
-    }), status);
-  const userForm = (session: SessionData, user: User, message?: Message, status?: number) =>
-    ctx.formPage(session, (token) => userPage({ device: ctx.device(), token, user, sessions: users.sessionCount(user.name, ctx.now()), message }), status);
-  const target = (name: string): User => {
-    const user = users.get(name);
-    if (user === undefined) throw new HttpError(404, 'No such user.');
-    return user;
-  };
+function settingsForm(ctx: SettingsContext, session: SessionData, typed?: Typed, message?: Message, status?: number): Response {
+  return ctx.formPage(session, (token) => settingsPage({
+    device: ctx.device, token, message, users: ctx.users.list(), maxUsers: ctx.users.maxUsers,
+    typed: typed ?? { name: ctx.device, username: '', role: 'viewer' },
+  }), status);
+}
 
-  app.route('/settings', ['GET', 'POST'], ctx.signedIn((request, session, admin) => {
-    if (users.get(admin)?.role !== 'admin') throw new HttpError(403, 'Only an admin can open the settings.');
-    if (request.method !== 'POST') {
-      const name = request.query.get('user');
-      if (name === undefined) return settingsForm(session, undefined, notice(request));
-      return userForm(session, target(name), notice(request));
+function userForm(ctx: SettingsContext, session: SessionData, user: User, message?: Message, status?: number): Response {
+  return ctx.formPage(session, (token) => userPage({ device: ctx.device, token, user, sessions: ctx.users.sessionCount(user.name, ctx.now()), message }), status);
+}
+
+function target(ctx: SettingsContext, name: string): User {
+  const user = ctx.users.get(name);
+  if (user === undefined) throw new HttpError(404, 'No such user.');
+  return user;
+}
+
+/** GET and POST /settings of a signed-in `admin` (403 for a viewer). */
+export function settingsRoute(request: Request, session: SessionData, admin: string, ctx: SettingsContext): Response {
+  const users = ctx.users;
+  if (users.get(admin)?.role !== 'admin') throw new HttpError(403, 'Only an admin can open the settings.');
+  if (request.method !== 'POST') {
+    const name = request.query.get('user');
+    if (name === undefined) return settingsForm(ctx, session, undefined, notice(request));
+    return userForm(ctx, session, target(ctx, name), notice(request));
+  }
+  const form = fields(request, ['action', 'user', 'name', 'username', 'role', 'password', 'confirm']);
+  const role = roleOf(form.role);
+  switch (form.action) {
+    case 'name': {
+      const name = form.name.trim();
+      const problem = deviceNameProblem(name);
+      if (problem !== undefined) return settingsForm(ctx, session, { name, username: '', role: 'viewer' }, failure(problem), 400);
+      ctx.setDevice(name);
+      logEvent('info', `xsdot: ${admin} renamed the device`);
+      return redirect('/settings?m=name');
     }
-    const form = fields(request, ['action', 'user', 'name', 'username', 'role', 'password', 'confirm']);
-    const role = roleOf(form.role);
-    switch (form.action) {
-      case 'name': {
-        const name = form.name.trim();
-        const problem = deviceNameProblem(name);
-        if (problem !== undefined) return settingsForm(session, { name, username: '', role: 'viewer' }, failure(problem), 400);
-        ctx.setDevice(name);
-        logEvent('info', `xsdot: ${admin} renamed the device`);
-        return redirect('/settings?m=name');
+    case 'add': {
+      const username = form.username.trim().toLowerCase();
+      const typed: Typed = { name: ctx.device, username, role: role ?? 'viewer' };
+      try {
+        users.checkNew(username);
+      } catch (error) {
+        if (!(error instanceof UserError)) throw error;
+        return settingsForm(ctx, session, typed, failure(error.message), error.status);
       }
-      case 'add': {
-        const username = form.username.trim().toLowerCase();
-        const typed: Typed = { name: ctx.device(), username, role: role ?? 'viewer' };
-        try {
-          users.checkNew(username);
-        } catch (error) {
-          if (!(error instanceof UserError)) throw error;
-          return settingsForm(session, typed, failure(error.message), error.status);
-        }
-        const problem = (role === undefined ? 'Choose a role: admin or viewer.' : undefined) ?? ctx.newPasswordProblem(form.password, form.confirm);
-        if (problem !== undefined) return settingsForm(session, typed, failure(problem), 400);
-        // Tokens of an earlier user of that name (removed, or lost with a corrupt table) stay dead; then
-        // the password: a crash before the table write leaves an unused record, never a user without one.
-        sessions.revokeAll(username);
-        ctx.passwords.set(username, form.password);
-        users.add(username, role as Role);
-        logEvent('info', `xsdot: ${admin} added user "${username}" (${role})`);
-        return redirect('/settings?m=added');
-      }
-      case 'role':
-      case 'password':
-      case 'remove':
-        return change(session, admin, target(form.user), form.action, role, form);
-      default:
-        throw new HttpError(400, 'Unknown settings action.');
+      const problem = (role === undefined ? 'Choose a role: admin or viewer.' : undefined) ?? newPasswordProblem(form.password, form.confirm);
+      if (problem !== undefined) return settingsForm(ctx, session, typed, failure(problem), 400);
+      // Tokens of an earlier user of that name (removed, or lost with a corrupt table) stay dead; then
+      // the password: a crash before the table write leaves an unused record, never a user without one.
+      ctx.sessions.revokeAll(username);
+      ctx.passwords.set(username, form.password);
+      users.add(username, role as Role);
+      logEvent('info', `xsdot: ${admin} added user "${username}" (${role})`);
+      return redirect('/settings?m=added');
     }
-  }));
+    case 'role':
+    case 'password':
+    case 'remove':
+      return change(ctx, session, admin, target(ctx, form.user), form.action, role, form);
+    default:
+      throw new HttpError(400, 'Unknown settings action.');
+  }
+}
 
-  /** A change to an existing user that ends every session of that user. */
-  const change = (session: SessionData, admin: string, user: User, action: 'role' | 'password' | 'remove',
-    role: Role | undefined, form: { password: string; confirm: string }): Response => {
-    const name = user.name;
-    const revoke = () => sessions.revokeAll(name);
-    try {
-      if (action === 'role') {
-        if (role === undefined) return userForm(session, user, failure('Choose a role: admin or viewer.'), 400);
-        if (role === user.role) return redirect(`/settings?user=${name}`);
-        users.setRole(name, role, revoke);
-      } else if (action === 'password') {
-        const problem = ctx.newPasswordProblem(form.password, form.confirm);
-        if (problem !== undefined) return userForm(session, user, failure(problem), 400);
-        ctx.changePassword(name, form.password);
-        users.sessionsEnded(name);
-      } else {
-        users.remove(name, revoke);
-        ctx.passwords.delete(name);
-      }
-    } catch (error) {
-      if (!(error instanceof UserError)) throw error;
-      return userForm(session, user, failure(error.message), error.status);
+/** A change to an existing user that ends every session of that user. */
+function change(ctx: SettingsContext, session: SessionData, admin: string, user: User, action: 'role' | 'password' | 'remove',
+  role: Role | undefined, form: { password: string; confirm: string }): Response {
+  const { users, sessions } = ctx;
+  const name = user.name;
+  const revoke = () => sessions.revokeAll(name);
+  try {
+    if (action === 'role') {
+      if (role === undefined) return userForm(ctx, session, user, failure('Choose a role: admin or viewer.'), 400);
+      if (role === user.role) return redirect(`/settings?user=${name}`);
+      users.setRole(name, role, revoke);
+    } else if (action === 'password') {
+      const problem = newPasswordProblem(form.password, form.confirm);
+      if (problem !== undefined) return userForm(ctx, session, user, failure(problem), 400);
+      ctx.changePassword(name, form.password);
+      users.sessionsEnded(name);
+    } else {
+      users.remove(name, revoke);
+      ctx.passwords.delete(name);
     }
-    logEvent('info', `xsdot: ${admin} ${action === 'role' ? `made "${name}" ${role}` : action === 'password' ? `reset the password of "${name}"` : `removed "${name}"`}; their sessions were revoked`);
-    // Changing oneself ends this session too.
-    if (name === admin) return redirect('/login');
-    return redirect(action === 'remove' ? '/settings?m=removed' : `/settings?user=${name}&m=${action === 'role' ? 'role' : 'reset'}`);
-  };
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    return userForm(ctx, session, user, failure(error.message), error.status);
+  }
+  logEvent('info', `xsdot: ${admin} ${action === 'role' ? `made "${name}" ${role}` : action === 'password' ? `reset the password of "${name}"` : `removed "${name}"`}; their sessions were revoked`);
+  // Changing oneself ends this session too.
+  if (name === admin) return redirect('/login');
+  return redirect(action === 'remove' ? '/settings?m=removed' : `/settings?user=${name}&m=${action === 'role' ? 'role' : 'reset'}`);
 }

@@ -11,12 +11,11 @@
  * a client gone mid-upload — cancels it, and the running firmware is untouched. The device keeps running
  * the old firmware until it is restarted.
  */
-import type { App } from '../modules/http/app';
 import { HttpError } from '../modules/http/errors';
 import { escapeHtml as escape } from '../modules/http/html';
 import { MultipartParser, multipartBoundary, type FileSink } from '../modules/http/multipart';
 import type { Request } from '../modules/http/request';
-import { Response, type HandlerResult } from '../modules/http/response';
+import { Response } from '../modules/http/response';
 import { CSRF_FIELD, type CsrfTokens } from '../modules/auth/index';
 import type { SessionData } from '../modules/session/index';
 import { runtime, type FirmwareUpdate } from '../modules/runtime';
@@ -29,16 +28,20 @@ export const DEFAULT_MAX_IMAGE_BYTES = 2 * 1024 * 1024;
 /** Room for the form's other parts and the multipart framing, on top of the image. */
 const FORM_OVERHEAD = 4096;
 
-export interface UpdatePageOptions {
+/** What the login app (main.ts) lends the update page. */
+export interface UpdateContext {
   /** The device's name now (it may change in the settings). */
-  device: () => string;
+  readonly device: string;
   /** Whether `user` is an admin: only admins see the page and upload (others: 403). */
-  isAdmin: (user: string) => boolean;
-  tokens: CsrfTokens;
-  /** Wraps a handler so that only a signed-in user reaches it (the app's `signedIn`). */
-  signedIn: (handler: (request: Request, session: SessionData, user: string) => HandlerResult | Promise<HandlerResult>) => (request: Request) => HandlerResult | Promise<HandlerResult>;
-  /** Largest image, bytes (default DEFAULT_MAX_IMAGE_BYTES): over it, 413 and the update is cancelled. */
-  maxImageBytes?: number;
+  isAdmin(user: string): boolean;
+  readonly tokens: CsrfTokens;
+  /** Largest image, bytes (the app's default: DEFAULT_MAX_IMAGE_BYTES): over it, 413 and the update is cancelled. */
+  readonly maxImageBytes: number;
+}
+
+/** The `maxStreamBody` of the upload route: the largest image plus the form's other parts. */
+export function updateStreamLimit(maxImageBytes: number): number {
+  return maxImageBytes + FORM_OVERHEAD;
 }
 
 function updatePage(device: string, token: string | undefined, note?: Message): string {
@@ -60,70 +63,72 @@ function hex(bytes: Uint8Array): string {
   return out;
 }
 
-export function useUpdatePage(app: App, options: UpdatePageOptions): void {
-  const { device, isAdmin, tokens, signedIn } = options;
-  const maxImageBytes = options.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES;
-  const page = (session: SessionData, note?: Message, status = 200): Response => {
-    if (session.isNew) session.save();
-    return Response.html(updatePage(device(), tokens.token(session.sid), note), status);
-  };
+function page(ctx: UpdateContext, session: SessionData, note?: Message, status = 200): Response {
+  if (session.isNew) session.save();
+  return Response.html(updatePage(ctx.device, ctx.tokens.token(session.sid), note), status);
+}
 
-  const adminOnly = (user: string): void => {
-    if (!isAdmin(user)) throw new HttpError(403, 'Only an admin can update the firmware.');
-  };
+function adminOnly(ctx: UpdateContext, user: string): void {
+  if (!ctx.isAdmin(user)) throw new HttpError(403, 'Only an admin can update the firmware.');
+}
 
-  app.get(UPDATE_PATH, signedIn((_request, session, user) => {
-    adminOnly(user);
-    return page(session);
-  }));
+/** GET UPDATE_PATH of a signed-in `user`: the form (403 for a viewer). */
+export function updateForm(_request: Request, session: SessionData, user: string, ctx: UpdateContext): Response {
+  adminOnly(ctx, user);
+  return page(ctx, session);
+}
 
-  app.post(UPDATE_PATH, signedIn(async (request, session, user) => {
-    adminOnly(user);
-    const stream = request.stream;
-    if (stream === undefined || runtime().beginFirmwareUpdate === undefined) throw new HttpError(501, 'This device cannot take a firmware update.');
-    let update: FirmwareUpdate | undefined;
-    let hash: ReturnType<ReturnType<typeof runtime>['crypto']['createSha256']> | undefined;
-    let received = 0;
-    let expected = '';
-    const parser = new MultipartParser(multipartBoundary(request.headers.getLower('content-type')), {
-      limits: { maxParts: 3, maxFieldBytes: 128, maxFileBytes: maxImageBytes },
-      file: (part): FileSink => {
-        // The token and the hash come first: nothing is written for a request that fails them.
-        const fields = parser.fields;
-        if (part.name !== 'image' || update !== undefined) throw new HttpError(400, 'Unexpected file in the form.');
-        if (!tokens.verify(session.sid, fields.get(CSRF_FIELD)) || fields.getAll(CSRF_FIELD).length !== 1) throw new HttpError(403, 'The form has expired. Reload the page and try again.');
-        expected = (fields.get('sha256') ?? '').trim().toLowerCase();
-        if (!/^[0-9a-f]{64}$/.test(expected)) throw new HttpError(400, 'The SHA-256 must be 64 hex digits, before the image in the form.');
-        const target = runtime().beginFirmwareUpdate?.() as FirmwareUpdate;
-        update = target;
-        const digest = runtime().crypto.createSha256();
-        hash = digest;
-        return {
-          write(bytes) {
-            digest.update(bytes);
-            target.write(bytes);
-            received += bytes.length;
-          },
-          close() { /* accepted below, once the whole body is read and checked */ },
-          abort() { target.cancel(); },
-        };
-      },
-    });
-    try {
-      for await (const piece of stream) parser.write(piece);
-      parser.end();
-      if (update === undefined || hash === undefined || received === 0) throw new HttpError(400, 'No firmware image in the form.');
-      if (hex(hash.digest()) !== expected) {
-        update.cancel();
-        return page(session, { text: 'The image does not match its SHA-256: nothing was changed.', error: true }, 422);
-      }
-      update.complete();
-    } catch (error) {
-      parser.abort();
-      update?.cancel();
-      throw error;
+/**
+ * POST UPDATE_PATH of a signed-in `user` (403 for a viewer): the upload, streamed; its route takes a
+ * body of `updateStreamLimit(ctx.maxImageBytes)` bytes at most.
+ */
+export async function updateUpload(request: Request, session: SessionData, user: string, ctx: UpdateContext): Promise<Response> {
+  adminOnly(ctx, user);
+  const tokens = ctx.tokens;
+  const stream = request.stream;
+  if (stream === undefined || runtime().beginFirmwareUpdate === undefined) throw new HttpError(501, 'This device cannot take a firmware update.');
+  let update: FirmwareUpdate | undefined;
+  let hash: ReturnType<ReturnType<typeof runtime>['crypto']['createSha256']> | undefined;
+  let received = 0;
+  let expected = '';
+  const parser = new MultipartParser(multipartBoundary(request.headers.getLower('content-type')), {
+    limits: { maxParts: 3, maxFieldBytes: 128, maxFileBytes: ctx.maxImageBytes },
+    file: (part): FileSink => {
+      // The token and the hash come first: nothing is written for a request that fails them.
+      const fields = parser.fields;
+      if (part.name !== 'image' || update !== undefined) throw new HttpError(400, 'Unexpected file in the form.');
+      if (!tokens.verify(session.sid, fields.get(CSRF_FIELD)) || fields.getAll(CSRF_FIELD).length !== 1) throw new HttpError(403, 'The form has expired. Reload the page and try again.');
+      expected = (fields.get('sha256') ?? '').trim().toLowerCase();
+      if (!/^[0-9a-f]{64}$/.test(expected)) throw new HttpError(400, 'The SHA-256 must be 64 hex digits, before the image in the form.');
+      const target = runtime().beginFirmwareUpdate?.() as FirmwareUpdate;
+      update = target;
+      const digest = runtime().crypto.createSha256();
+      hash = digest;
+      return {
+        write(bytes) {
+          digest.update(bytes);
+          target.write(bytes);
+          received += bytes.length;
+        },
+        close() { /* accepted below, once the whole body is read and checked */ },
+        abort() { target.cancel(); },
+      };
+    },
+  });
+  try {
+    for await (const piece of stream) parser.write(piece);
+    parser.end();
+    if (update === undefined || hash === undefined || received === 0) throw new HttpError(400, 'No firmware image in the form.');
+    if (hex(hash.digest()) !== expected) {
+      update.cancel();
+      return page(ctx, session, { text: 'The image does not match its SHA-256: nothing was changed.', error: true }, 422);
     }
-    runtime().log('info', `xsdot: firmware image of ${received} bytes accepted (sha256 ${expected}); it runs after a restart`);
-    return page(session, { text: `Image of ${received} bytes accepted. Restart the device to run it.` });
-  }), { maxStreamBody: maxImageBytes + FORM_OVERHEAD });
+    update.complete();
+  } catch (error) {
+    parser.abort();
+    update?.cancel();
+    throw error;
+  }
+  runtime().log('info', `xsdot: firmware image of ${received} bytes accepted (sha256 ${expected}); it runs after a restart`);
+  return page(ctx, session, { text: `Image of ${received} bytes accepted. Restart the device to run it.` });
 }

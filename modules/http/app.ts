@@ -43,10 +43,20 @@ interface Route {
   after: AfterHook[][];
 }
 
+/** Method lists `get`/`post`/… share (frozen: a route may keep a frozen list of upper-case names as given). */
+const GET: readonly string[] = Object.freeze(['GET']);
+const POST: readonly string[] = Object.freeze(['POST']);
+const PUT: readonly string[] = Object.freeze(['PUT']);
+const PATCH: readonly string[] = Object.freeze(['PATCH']);
+const DELETE: readonly string[] = Object.freeze(['DELETE']);
+
 export class App {
   readonly #routes: Route[] = [];
   readonly #before: BeforeHook[] = [];
   readonly #after: AfterHook[] = [];
+  /** The hook groups of this app's own routes, shared by them all (mounted routes get lists of their own). */
+  readonly #ownBefore: BeforeHook[][] = [this.#before];
+  readonly #ownAfter: AfterHook[][] = [this.#after];
   readonly #afterError: AfterHook[] = [];
   readonly #statusHandlers = new Map<number, ErrorHandler>();
   readonly #classHandlers: [ErrorClass, ErrorHandler][] = [];
@@ -56,17 +66,21 @@ export class App {
   /**
    * Adds a route: `route(path, handler)` for GET, `route(path, ['GET', 'POST'], handler)` for the methods
    * named (microdot's `@app.route(url, methods=[...])`). Returns the handler, so it can be reused.
+   * `path` may be a UrlPattern made beforehand, and `methods` a frozen list of upper-case names: the
+   * route then keeps both as they are (made at module level, they stay in flash when preloaded on XS).
    */
-  route<H extends Handler>(path: string, handler: H): H;
-  route<H extends Handler>(path: string, methods: readonly string[], handler: H, options?: RouteOptions): H;
-  route<H extends Handler>(path: string, methodsOrHandler: readonly string[] | H, handler?: H, options?: RouteOptions): H {
-    if (typeof methodsOrHandler === 'function') return this.route(path, ['GET'], methodsOrHandler);
-    if (handler === undefined) throw new TypeError(`xsdot: route ${path} has methods but no handler`);
-    const upper = methodsOrHandler.map((method) => method.toUpperCase());
-    const route: Route = { methods: upper, pattern: new UrlPattern(path), handler, before: [this.#before], after: [this.#after] };
+  route<H extends Handler>(path: string | UrlPattern, handler: H): H;
+  route<H extends Handler>(path: string | UrlPattern, methods: readonly string[], handler: H, options?: RouteOptions): H;
+  route<H extends Handler>(path: string | UrlPattern, methodsOrHandler: readonly string[] | H, handler?: H, options?: RouteOptions): H {
+    if (typeof methodsOrHandler === 'function') return this.route(path, GET, methodsOrHandler);
+    const pattern = typeof path === 'string' ? new UrlPattern(path) : path;
+    if (handler === undefined) throw new TypeError(`xsdot: route ${pattern.pattern} has methods but no handler`);
+    const methods = Object.isFrozen(methodsOrHandler) && methodsOrHandler.every((method) => method === method.toUpperCase())
+      ? methodsOrHandler : methodsOrHandler.map((method) => method.toUpperCase());
+    const route: Route = { methods, pattern, handler, before: this.#ownBefore, after: this.#ownAfter };
     const limit = options?.maxStreamBody;
     if (limit !== undefined) {
-      if (!Number.isInteger(limit) || limit <= 0) throw new RangeError(`xsdot: route ${path}: maxStreamBody must be a positive integer, got ${String(limit)}`);
+      if (!Number.isInteger(limit) || limit <= 0) throw new RangeError(`xsdot: route ${pattern.pattern}: maxStreamBody must be a positive integer, got ${String(limit)}`);
       route.maxStreamBody = limit;
       this.#streaming++;
     }
@@ -74,11 +88,11 @@ export class App {
     return handler;
   }
 
-  get<H extends Handler>(path: string, handler: H, options?: RouteOptions): H { return this.route(path, ['GET'], handler, options); }
-  post<H extends Handler>(path: string, handler: H, options?: RouteOptions): H { return this.route(path, ['POST'], handler, options); }
-  put<H extends Handler>(path: string, handler: H, options?: RouteOptions): H { return this.route(path, ['PUT'], handler, options); }
-  patch<H extends Handler>(path: string, handler: H, options?: RouteOptions): H { return this.route(path, ['PATCH'], handler, options); }
-  delete<H extends Handler>(path: string, handler: H, options?: RouteOptions): H { return this.route(path, ['DELETE'], handler, options); }
+  get<H extends Handler>(path: string | UrlPattern, handler: H, options?: RouteOptions): H { return this.route(path, GET, handler, options); }
+  post<H extends Handler>(path: string | UrlPattern, handler: H, options?: RouteOptions): H { return this.route(path, POST, handler, options); }
+  put<H extends Handler>(path: string | UrlPattern, handler: H, options?: RouteOptions): H { return this.route(path, PUT, handler, options); }
+  patch<H extends Handler>(path: string | UrlPattern, handler: H, options?: RouteOptions): H { return this.route(path, PATCH, handler, options); }
+  delete<H extends Handler>(path: string | UrlPattern, handler: H, options?: RouteOptions): H { return this.route(path, DELETE, handler, options); }
 
   /**
    * @internal The `maxStreamBody` of the route `method` and the request-target reach (the server's
