@@ -189,10 +189,13 @@ class LoginApp extends App implements SettingsContext, UpdateContext, LiveContex
     return this.users.get(user)?.role === 'admin';
   }
 
-  /** A form page for `session`, saving it first if new: the form's CSRF token binds to its sid. */
-  formPage(session: SessionData, render: (token: string) => string, status = 200, retryAfter?: number): Response {
+  /**
+   * A form page for `session`, saving it first if new: the form's CSRF token binds to its sid. `render`
+   * gets the token and the device's name (so a closure per request need not capture the app for it).
+   */
+  formPage(session: SessionData, render: (token: string, device: string) => string, status = 200, retryAfter?: number): Response {
     if (session.isNew) session.save();
-    return Response.html(render(this.tokens.token(session.sid)), status, retryAfter === undefined ? undefined : { 'Retry-After': String(retryAfter) });
+    return Response.html(render(this.tokens.token(session.sid), this.device), status, retryAfter === undefined ? undefined : { 'Retry-After': String(retryAfter) });
   }
 
   /**
@@ -266,7 +269,7 @@ function signedIn(handler: (request: Request, session: SessionData, user: string
 
 // First boot.
 function setupForm(app: LoginApp, session: SessionData, name: string, message?: pages.Message, status?: number, retryAfter?: number): Response {
-  return app.formPage(session, (token) => pages.setupPage({ device: app.device, token, name, message }), status, retryAfter);
+  return app.formPage(session, (token, device) => pages.setupPage({ device, token, name, message }), status, retryAfter);
 }
 
 function setupPost(request: Request, session: SessionData, app: LoginApp): Response {
@@ -302,7 +305,7 @@ const setupRoute = withSession((request, session) => {
 
 // Signing in and out.
 function loginForm(app: LoginApp, session: SessionData, username: string, message?: pages.Message, status?: number, retryAfter?: number): Response {
-  return app.formPage(session, (token) => pages.loginPage({ device: app.device, token, username, message }), status, retryAfter);
+  return app.formPage(session, (token, device) => pages.loginPage({ device, token, username, message }), status, retryAfter);
 }
 
 function loginPost(request: Request, session: SessionData, app: LoginApp): Response {
@@ -364,8 +367,8 @@ const dashboardRoute = signedIn((request, session, user, app) => {
   const left = (session.expires ?? 0) - sessionClock();
   const idleTimeout = app.sessions.idleTimeout;
   const idle = idleTimeout > 0 ? `, or after ${pages.formatDuration(idleTimeout)} without activity` : '';
-  return app.formPage(session, (token) => pages.dashboardPage({
-    device: app.device, token, user, message: notice(request),
+  return app.formPage(session, (token, device) => pages.dashboardPage({
+    device, token, user, message: notice(request),
     uptime: pages.formatDuration(host.monotonic() / 1000),
     freeMemory: host.freeMemory?.(),
     expires: `in ${pages.formatDuration(left)}${idle}`,
@@ -373,7 +376,7 @@ const dashboardRoute = signedIn((request, session, user, app) => {
 });
 
 function passwordForm(app: LoginApp, session: SessionData, message?: pages.Message, status?: number, retryAfter?: number): Response {
-  return app.formPage(session, (token) => pages.passwordPage({ device: app.device, token, message }), status, retryAfter);
+  return app.formPage(session, (token, device) => pages.passwordPage({ device, token, message }), status, retryAfter);
 }
 
 function passwordPost(request: Request, session: SessionData, user: string, app: LoginApp): Response {

@@ -35,8 +35,8 @@ export interface SettingsContext {
   readonly users: Users;
   /** The device's name now. */
   readonly device: string;
-  /** A form page for `session`, the CSRF token passed to `render`. */
-  formPage(session: SessionData, render: (token: string) => string, status?: number): Response;
+  /** A form page for `session`, the CSRF token and the device's name passed to `render`. */
+  formPage(session: SessionData, render: (token: string, device: string) => string, status?: number): Response;
   /** Seconds on the session clock. */
   now(): number;
   /** Saves the device name (throws what the store threw). */
@@ -61,18 +61,18 @@ interface Typed {
 export function accountRoute(request: Request, session: SessionData, user: string, ctx: SettingsContext): Response {
   const users = ctx.users;
   const role = users.get(user)?.role ?? 'viewer';
-  return ctx.formPage(session, (token) => accountPage({ device: ctx.device, token, user, role, sessions: users.sessionCount(user, ctx.now()), message: notice(request) }));
+  return ctx.formPage(session, (token, device) => accountPage({ device, token, user, role, sessions: users.sessionCount(user, ctx.now()), message: notice(request) }));
 }
 
 function settingsForm(ctx: SettingsContext, session: SessionData, typed?: Typed, message?: Message, status?: number): Response {
-  return ctx.formPage(session, (token) => settingsPage({
-    device: ctx.device, token, message, users: ctx.users.list(), maxUsers: ctx.users.maxUsers,
+  return ctx.formPage(session, (token, device) => settingsPage({
+    device, token, message, users: ctx.users.list(), maxUsers: ctx.users.maxUsers,
     typed: typed ?? { name: ctx.device, username: '', role: 'viewer' },
   }), status);
 }
 
 function userForm(ctx: SettingsContext, session: SessionData, user: User, message?: Message, status?: number): Response {
-  return ctx.formPage(session, (token) => userPage({ device: ctx.device, token, user, sessions: ctx.users.sessionCount(user.name, ctx.now()), message }), status);
+  return ctx.formPage(session, (token, device) => userPage({ device, token, user, sessions: ctx.users.sessionCount(user.name, ctx.now()), message }), status);
 }
 
 function target(ctx: SettingsContext, name: string): User {
