@@ -106,6 +106,9 @@ export async function bootDevice(options: LoginAppOptions = {}): Promise<Device>
   const admin = device.browser();
   expect(await admin.get('/setup'), 200, 'GET /setup');
   expect(await admin.post('/setup', { code: setupCode, password: PASSWORD, confirm: PASSWORD }), 303, 'POST /setup');
+  // The admin's in-memory client is the harness's, not the device's: its own Server would stay alive
+  // until its connection-deadline timer fires, and count as device memory.
+  admin.client.server.close();
   return device;
 }
 

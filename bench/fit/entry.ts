@@ -162,7 +162,12 @@ async function headline(options: FitScenario): Promise<FitResult> {
   // Browsers sign in through the in-memory client; only their cookies are kept (a browser's jar is remote).
   const cookies = await phase(phases, `${clients / 2} sign-ins`, async () => {
     const signedIn: string[] = [];
-    for (let i = 0; i < clients / 2; i++) signedIn.push(sessionCookie(await device.signedIn()));
+    for (let i = 0; i < clients / 2; i++) {
+      const browser = await device.signedIn();
+      signedIn.push(sessionCookie(browser));
+      // Its in-memory client's own Server would stay alive until its deadline timer fires.
+      browser.client.server.close();
+    }
     return signedIn;
   });
   // Each signed-in browser asks for its dashboard and /api/me at once: `clients` connections in flight.
