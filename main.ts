@@ -17,8 +17,7 @@
  *
  * Runtime-agnostic: the host installs its runtime first (the Session reads its keys from the store).
  */
-import { App, HttpError, Response, statusText, type Handler, type HandlerResult, type Request } from './modules/http/index';
-import { UrlPattern } from './modules/http/router';
+import { App, HttpError, Response, statusText, UrlPattern, type Handler, type HandlerResult, type Request } from './modules/http/index';
 import { Session, withSession, type SessionData, type SessionOptions } from './modules/session/index';
 import {
   clientKey, contentSecurityPolicy, CsrfTokens, csrfGuard, DEVICE_COOKIE, DeviceCookies, newSetupCode, PasswordError, passwordProblem, PasswordStore,

@@ -12,6 +12,7 @@ export { sendFile, staticFiles, memoryFiles, contentType, type StaticFile, type 
 export { MultipartParser, multipartBoundary, DEFAULT_MULTIPART_LIMITS, type FilePart, type FileSink, type MultipartLimits, type MultipartOptions } from './multipart';
 export { BodyStreamError, type RequestBody } from './body';
 export { type RouteOptions } from './app';
+export { UrlPattern } from './router';
 export { Server, type ServerOptions, type ListenOptions } from './server';
 export type { SocketProvider } from './socket';
 export { CORS, type CorsOptions } from './cors';

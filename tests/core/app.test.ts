@@ -1,7 +1,7 @@
 import '../support/install-host';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { App, abort, HttpError, Response } from '../../modules/http/index';
+import { App, abort, HttpError, Response, UrlPattern, type Request } from '../../modules/http/index';
 import { TestClient } from '../../modules/http/testclient';
 
 test('routes by method and path, with typed params', async () => {
@@ -188,6 +188,37 @@ test('mounted sub-apps keep their prefix, their own hooks and their error handle
   assert.deepEqual((await client.get('/plain')).json, { api: false });
   assert.equal((await client.get('/api/conflict')).text, 'api conflict');
   assert.equal((await client.get('/items/3')).status, 404);
+});
+
+test('routes made once (a UrlPattern, a frozen method list) serve several apps, each with its own hooks', async () => {
+  const items = new UrlPattern('/items/<int:id>');
+  const getPost: readonly string[] = Object.freeze(['GET', 'POST']);
+  const handler = (req: Request) => ({ id: req.params.id, app: req.g.app, method: req.method });
+  const apps = ['a', 'b'].map((name) => {
+    const app = new App();
+    app.route(items, getPost, handler);
+    // A hook added after the route still applies to it (the app's routes share its hook lists).
+    app.before((req) => { req.g.app = name; return undefined; });
+    app.after((_req, response) => { response.headers.set('X-App', name); return undefined; });
+    return new TestClient(app);
+  });
+  for (const [i, client] of apps.entries()) {
+    const name = i === 0 ? 'a' : 'b';
+    const got = await client.post('/items/7');
+    assert.deepEqual(got.json, { id: 7, app: name, method: 'POST' });
+    assert.equal(got.headers.get('x-app'), name);
+    assert.equal((await client.delete('/items/7')).headers.get('allow'), 'GET, POST, HEAD');
+  }
+  // A list that may change later is copied (and upper-cased): changing it changes no route.
+  const app = new App();
+  const methods = ['get', 'put'];
+  app.route('/mutable', methods, () => 'ok');
+  app.route('/frozen-lower', Object.freeze(['post']), () => 'posted');
+  methods.push('delete');
+  const client = new TestClient(app);
+  assert.equal((await client.put('/mutable')).text, 'ok');
+  assert.equal((await client.delete('/mutable')).status, 405);
+  assert.equal((await client.post('/frozen-lower')).text, 'posted');
 });
 
 test('invalid routes and statuses are refused when defined', () => {

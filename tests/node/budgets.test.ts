@@ -44,6 +44,8 @@ const PEER_BUDGETS: Record<string, Budget> = {
  * and ~5 KB off `home` and `write`. Heads read in place (parser.ts: one text, fields found when asked)
  * took 220–330 slots off each kind: a browser's head has a dozen fields nobody reads; private methods made
  * static or public 35 more (XS gives every instance a slot per private method: a connection had 26).
+ * Form pages pass the device name to their render closure (main.ts), which then captures one variable
+ * less: 1 slot off `home` and `write`.
  */
 const LOGIN_BUDGETS: Record<string, Budget> = {
   'home×1': { slots: 597, chunks: 18_890 },

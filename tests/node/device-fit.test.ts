@@ -3,10 +3,11 @@
  * as on the ESP32) with the Moddable Two creation block — chunks 78,848 bytes, heap 4,928 slots,
  * stack 512 slots, no growth — serving 8 concurrent session requests, then a login among 7 more, then
  * a request whose head is near the 2 KB limit (browser-sized heads: ~660 bytes with a session cookie),
- * as raw bytes over sockets driven as a device's event loop drives them; then the same in 76 % of the
- * heap slots and 70 % of the chunk bytes. The issue's aim is 30 % headroom on both; the login app's
- * users, live status, stylesheet and update page grew what it keeps in RAM after boot (its routes and
- * closures, ~2,000 slots) until 8 clients need 3,692 slots, 75 % of the heap: this holds that line.
+ * as raw bytes over sockets driven as a device's event loop drives them; then the same in 70 % of the
+ * heap slots and 70 % of the chunk bytes: ≥ 30 % headroom on both, the issue's aim. The login app keeps
+ * ~690 slots in RAM after boot and setup (one LoginApp: its state and route entries; its handlers,
+ * patterns and pages are module-level, in flash when preloaded), and 8 clients need ~2,230 slots (45 %
+ * of the heap) and ~22,800 chunk bytes (29 %) (`npm run bench:memory`).
  * Exceeding the budget aborts the engine ("memory full", "stack overflow"), so this fails loudly.
  * Then every request path that goes deep (bench/fit/entry.ts `paths`: setup and login with PBKDF2, the
  * largest page, a tampered and an oversized cookie, the error pages, a password change, a logout) runs
@@ -71,11 +72,11 @@ test(`device fit: the login app serves ${HEADLINE_CLIENTS} concurrent session re
     `flash: ${run.phases.flash.slots} slots, ${run.phases.flash.chunks} chunk bytes, ${run.shared?.aliases} aliasable; ${Math.round(run.ms)} ms`);
 });
 
-test(`device fit: the same ${HEADLINE_CLIENTS} clients fit in 76 % of Moddable Two's heap slots and 70 % of its chunk bytes`, async (t) => {
+test(`device fit: the same ${HEADLINE_CLIENTS} clients fit in 70 % of Moddable Two's heap slots and 70 % of its chunk bytes (≥ 30 % headroom)`, async (t) => {
   const binary = await fitHost((message) => t.skip(message));
   if (binary === undefined) return;
   const bundle = await bundleFitEntry();
-  const heap = Math.floor(MODDABLE_TWO.heap * 0.76);
+  const heap = Math.floor(MODDABLE_TWO.heap * 0.7);
   const chunk = Math.floor(MODDABLE_TWO.chunk * 0.7);
   const run = await runFit(binary, bundle, { preload: true, heap, chunk, arg: JSON.stringify({ scenario: 'headline' }) });
   assert.equal(run.exitCode, 0, `the app needs more than ${heap} heap slots or ${chunk} chunk bytes: ${describeRun(run)}`);
