@@ -98,7 +98,7 @@ function counting(change: () => void): void {
 
 /** Every page's policy: the origin's stylesheets, no script (the dashboard's adds its script: app/live.ts). */
 const CSP = contentSecurityPolicy("'self'");
-const ERROR_STATUSES: readonly number[] = [400, 401, 403, 404, 405, 409, 413, 421, 429, 500, 501];
+const ERROR_STATUSES: readonly number[] = Object.freeze([400, 401, 403, 404, 405, 409, 413, 421, 429, 500, 501]);
 const GET_POST: readonly string[] = Object.freeze(['GET', 'POST']);
 const GET: readonly string[] = Object.freeze(['GET']);
 const POST: readonly string[] = Object.freeze(['POST']);

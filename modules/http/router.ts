@@ -24,7 +24,7 @@ export class UrlPattern {
     this.#segments = pattern.slice(1).split('/').map((part, index, parts): Segment => {
       if (!part.startsWith('<') || !part.endsWith('>')) {
         if (part.indexOf('<') >= 0 || part.indexOf('>') >= 0) throw new TypeError(`xsdot: route ${pattern}: a parameter must fill a whole segment`);
-        return { kind: 'static', text: part };
+        return Object.freeze({ kind: 'static', text: part });
       }
       const spec = part.slice(1, -1);
       const colon = spec.indexOf(':');
@@ -33,9 +33,13 @@ export class UrlPattern {
       if (kind !== 'string' && kind !== 'int' && kind !== 'path') throw new TypeError(`xsdot: route ${pattern}: unknown parameter type ${JSON.stringify(kind)}`);
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new TypeError(`xsdot: route ${pattern}: invalid parameter name ${JSON.stringify(name)}`);
       if (kind === 'path' && index !== parts.length - 1) throw new TypeError(`xsdot: route ${pattern}: <path:…> must be the last segment`);
-      return { kind, name };
+      return Object.freeze({ kind, name });
     });
     this.isStatic = this.#segments.every((segment) => segment.kind === 'static');
+    // Never changed once made: frozen, a pattern made by a preloaded module stays in flash as it is
+    // (the XS linker need not make it aliasable). A subclass freezes its own instances if it wants.
+    Object.freeze(this.#segments);
+    if (new.target === UrlPattern) Object.freeze(this);
   }
 
   /** Parameters when `segments` (the split, decoded path) match this pattern, else undefined. */
