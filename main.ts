@@ -100,8 +100,6 @@ function counting(change: () => void): void {
 const CSP = contentSecurityPolicy("'self'");
 const ERROR_STATUSES: readonly number[] = Object.freeze([400, 401, 403, 404, 405, 409, 413, 421, 429, 500, 501]);
 const GET_POST: readonly string[] = Object.freeze(['GET', 'POST']);
-const GET: readonly string[] = Object.freeze(['GET']);
-const POST: readonly string[] = Object.freeze(['POST']);
 
 /** A wait before another guess, as a form message. */
 const tooMany = (seconds: number) => failure(`Too many failed attempts. Try again in ${pages.formatDuration(seconds)}.`);
@@ -163,19 +161,19 @@ class LoginApp extends App implements SettingsContext, UpdateContext, LiveContex
     // One route per path, GET and POST together: the router allocates a little for each route it tries.
     this.route(SETUP, GET_POST, setupRoute);
     this.route(LOGIN, GET_POST, loginRoute);
-    this.route(LOGOUT, POST, logoutRoute);
-    this.route(HOME, GET, dashboardRoute);
+    this.post(LOGOUT, logoutRoute);
+    this.get(HOME, dashboardRoute);
     this.route(PASSWORD, GET_POST, passwordRoute);
-    this.route(ME, GET, meRoute);
-    this.route(ACCOUNT, GET, accountHandler);
+    this.get(ME, meRoute);
+    this.get(ACCOUNT, accountHandler);
     this.route(SETTINGS, GET_POST, settingsHandler);
     // Last: routes are matched in order, and each one tried before the match costs the pages above a little.
     if (options.assets !== undefined) useAssets(this, options.assets);
-    this.route(UPDATE, GET, updateFormHandler);
-    this.route(UPDATE, POST, updateUploadHandler, { maxStreamBody: updateStreamLimit(this.maxImageBytes) });
+    this.get(UPDATE, updateFormHandler);
+    this.post(UPDATE, updateUploadHandler, { maxStreamBody: updateStreamLimit(this.maxImageBytes) });
     // The dashboard's live uptime and free memory (SSE), and the status over WebSocket for tools: after the others, so
     // they are matched before it (a route with parameters splits the path when it is tried).
-    this.route(LIVE, GET, liveHandler);
+    this.get(LIVE, liveHandler);
   }
 
   /** The signed-in user of `session`: named in it and still in the user table (else signed out). */
