@@ -87,13 +87,13 @@ export function base64urlDigits(value: number, count: number): string {
 }
 
 /**
- * The integer that the base64url characters `chars[start..end)` (at most 8) spell as big-endian base-64
- * digits (the inverse of `base64urlDigits`), or -1 when one is outside the alphabet.
+ * The integer that the base64url characters `text[start..end)` (at most 8) spell as big-endian base-64
+ * digits (the inverse of `base64urlDigits`), or -1 when one is outside the alphabet. Read in place.
  */
-export function base64urlDigitsValue(chars: Uint8Array, start: number, end: number): number {
+export function base64urlDigitsValue(text: string, start: number, end: number): number {
   let value = 0;
   for (let i = start; i < end; i++) {
-    const digit = VALUES[chars[i]];
+    const digit = VALUES[charCodeAt.call(text, i)];
     if (!(digit >= 0)) return -1;
     value = value * 64 + digit;
   }

@@ -227,10 +227,9 @@ function newSid(): string {
  */
 function restOf(sid: unknown, exp: unknown): number {
   if (typeof sid !== 'string' || sid.length !== SID_CHARS + REST_CHARS || typeof exp !== 'number' || !Number.isSafeInteger(exp)) return -1;
-  // As bytes, by one native call: reading a string a character at a time allocates on XS.
-  const chars = runtime().utf8Encode(sid);
-  if (chars.length !== sid.length || base64urlDigitsValue(chars, 0, SID_CHARS) < 0) return -1;
-  return base64urlDigitsValue(chars, SID_CHARS, chars.length);
+  // Read in place (base64urlDigitsValue reads characters through String.prototype: no boxing on XS).
+  if (base64urlDigitsValue(sid, 0, SID_CHARS) < 0) return -1;
+  return base64urlDigitsValue(sid, SID_CHARS, SID_CHARS + REST_CHARS);
 }
 
 /** `values` as a Map: itself, or a new one of the claims but the reserved ones. */
