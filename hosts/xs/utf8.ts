@@ -14,8 +14,10 @@ let loneSurrogates: RegExp | undefined;
 
 export function utf8Encode(text: string): Uint8Array {
   const bytes = encoder.encode(text);
-  // XS writes a lone surrogate as ED A0–BF xx (a pair becomes 4 bytes): only then replace them, so the
-  // common call is one native encode, as on a device (no RegExp run per call).
+  // ASCII (as many bytes as characters) holds no surrogate: one native encode, as on a device.
+  if (bytes.length === text.length) return bytes;
+  // XS writes a lone surrogate as ED A0–BF xx (a pair becomes 4 bytes): only then replace them (no
+  // RegExp run per call).
   for (let i = 0; i + 1 < bytes.length; i++) {
     if (bytes[i] === 0xed && bytes[i + 1] >= 0xa0) {
       return encoder.encode(text.replace(loneSurrogates ??= /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD'));

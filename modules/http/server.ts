@@ -618,11 +618,14 @@ class Connection implements Channel {
   /** Flushes what is queued; closes unless kept alive. True (or a promise of it) while the connection is open. */
   finish(keepAlive: boolean): boolean | Promise<boolean> {
     this.flush();
-    const done = (): boolean => {
-      if (!keepAlive) this.close();
-      return !this.isClosed;
-    };
-    return this.#queue.length > 0 ? this.whenDrained().then(done) : done();
+    // A closure only when the answer waits for the socket: most are written at once.
+    return this.#queue.length > 0 ? this.whenDrained().then(() => this.closeUnless(keepAlive)) : this.closeUnless(keepAlive);
+  }
+
+  /** Closes unless kept alive; true while the connection is open. */
+  closeUnless(keepAlive: boolean): boolean {
+    if (!keepAlive) this.close();
+    return !this.isClosed;
   }
 
   /** Pulls the next piece only when the previous one has left, so at most one piece is in RAM. */

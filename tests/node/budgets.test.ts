@@ -29,8 +29,8 @@ interface Budget {
 
 /** Per request of the peer app, one connection each. */
 const PEER_BUDGETS: Record<string, Budget> = {
-  '/': { slots: 150, chunks: 420 },
-  '/me': { slots: 244, chunks: 2_120 },
+  '/': { slots: 142, chunks: 420 },
+  '/me': { slots: 240, chunks: 2_120 },
 };
 
 /**
@@ -49,24 +49,24 @@ const PEER_BUDGETS: Record<string, Budget> = {
  * less: 1 slot off `home` and `write`.
  */
 const LOGIN_BUDGETS: Record<string, Budget> = {
-  'home×1': { slots: 569, chunks: 18_830 },
-  'home×4': { slots: 547, chunks: 19_460 },
-  'session×1': { slots: 332, chunks: 6_940 },
-  'session×4': { slots: 308, chunks: 7_530 },
+  'home×1': { slots: 567, chunks: 18_830 },
+  'home×4': { slots: 545, chunks: 19_460 },
+  'session×1': { slots: 328, chunks: 6_940 },
+  'session×4': { slots: 304, chunks: 7_530 },
   'write×1': { slots: 558, chunks: 20_950 },
   'write×4': { slots: 534, chunks: 21_280 },
-  'static×1': { slots: 450, chunks: 7_080 },
-  'static×4': { slots: 372, chunks: 7_030 },
-  'settings×1': { slots: 824, chunks: 38_520 },
-  'settings×4': { slots: 746, chunks: 38_720 },
+  'static×1': { slots: 454, chunks: 7_080 },
+  'static×4': { slots: 376, chunks: 7_030 },
+  'settings×1': { slots: 832, chunks: 38_520 },
+  'settings×4': { slots: 754, chunks: 38_720 },
   // A static file (GET /static/style.css, 739 B from a memory source: app/assets.ts, modules/http/static.ts),
   // its 304 revalidation, and an 8 KiB multipart upload streamed through request.stream (bench/fit/entry.ts).
-  'asset×1': { slots: 1_431, chunks: 11_240 },
-  'asset×4': { slots: 1_168, chunks: 11_200 },
-  'asset304×1': { slots: 932, chunks: 7_760 },
-  'asset304×4': { slots: 775, chunks: 7_770 },
-  'upload×1': { slots: 2_461, chunks: 22_870 },
-  'upload×4': { slots: 2_098, chunks: 22_110 },
+  'asset×1': { slots: 1_423, chunks: 11_240 },
+  'asset×4': { slots: 1_160, chunks: 11_200 },
+  'asset304×1': { slots: 924, chunks: 7_760 },
+  'asset304×4': { slots: 767, chunks: 7_770 },
+  'upload×1': { slots: 2_455, chunks: 22_870 },
+  'upload×4': { slots: 2_092, chunks: 22_110 },
 };
 
 /**
@@ -75,13 +75,13 @@ const LOGIN_BUDGETS: Record<string, Budget> = {
  * the remember-me cookie (verify, load, a new session cookie minted); `preflight` goes through the 405 path.
  */
 const EXTENSION_BUDGETS: Record<string, Budget> = {
-  login: { slots: 341, chunks: 2_940 },
-  'login-redirect': { slots: 316, chunks: 2_220 },
-  remember: { slots: 528, chunks: 6_380 },
-  basic: { slots: 331, chunks: 3_020 },
-  token: { slots: 275, chunks: 2_440 },
-  cors: { slots: 194, chunks: 1_600 },
-  preflight: { slots: 347, chunks: 4_130 },
+  login: { slots: 337, chunks: 2_940 },
+  'login-redirect': { slots: 308, chunks: 2_220 },
+  remember: { slots: 530, chunks: 6_380 },
+  basic: { slots: 329, chunks: 3_020 },
+  token: { slots: 273, chunks: 2_440 },
+  cors: { slots: 188, chunks: 1_600 },
+  preflight: { slots: 339, chunks: 4_130 },
 };
 
 /**
@@ -181,6 +181,6 @@ test('memory budgets: an idle Server-Sent Events stream and an idle WebSocket', 
 });
 
 test('allocation budgets: a heavier request path fails, naming the figure', () => {
-  assert.deepEqual(within('peer GET /', { slots: 151, chunks: 10 }, PEER_BUDGETS['/']), ['peer GET /: 151 slots allocated per request, budget 150']);
+  assert.deepEqual(within('peer GET /', { slots: 143, chunks: 10 }, PEER_BUDGETS['/']), ['peer GET /: 143 slots allocated per request, budget 142']);
   assert.deepEqual(within('x', { slots: 1, chunks: 99_999 }, { slots: 1, chunks: 1 }), ['x: 99999 chunk bytes allocated per request, budget 1']);
 });
