@@ -6,8 +6,8 @@
  * as raw bytes over sockets driven as a device's event loop drives them; then the same in 70 % of the
  * heap slots and 70 % of the chunk bytes: ≥ 30 % headroom on both, the issue's aim. The login app keeps
  * ~670 slots in RAM after boot and setup (one LoginApp: its state and route entries; its handlers,
- * patterns and pages are module-level, in flash when preloaded), and 8 clients need ~2,210 slots (45 %
- * of the heap) and ~22,800 chunk bytes (29 %) (`npm run bench:memory`).
+ * patterns and pages are module-level, in flash when preloaded), and 8 clients need ~1,980 slots (40 %
+ * of the heap) and ~24,900 chunk bytes (32 %) (`npm run bench:memory`).
  * Exceeding the budget aborts the engine ("memory full", "stack overflow"), so this fails loudly.
  * Then every request path that goes deep (bench/fit/entry.ts `paths`: setup and login with PBKDF2, the
  * largest page, a tampered and an oversized cookie, the error pages, a password change, a logout) runs
