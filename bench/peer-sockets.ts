@@ -12,6 +12,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -84,11 +85,20 @@ async function start(side: 'xsdot' | 'microdot', args: SocketArgs): Promise<Star
   child.stdout?.on('data', (data: Buffer) => { output = (output + data.toString()).slice(-2000); });
   child.stderr?.on('data', (data: Buffer) => { output = (output + data.toString()).slice(-2000); });
   await waitForPort(port, child, () => output);
-  const response = await fetch(`http://127.0.0.1:${port}/login`, {
-    method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'user=admin',
+  // On a connection of its own that closes after the answer (fetch would keep it in its pool, holding one
+  // of the server's 4 connection slots through the first wrk run: a 503 for every other request there).
+  const { status, setCookie } = await new Promise<{ status: number; setCookie: string }>((resolve, reject) => {
+    const body = 'user=admin';
+    const req = request({ host: '127.0.0.1', port, path: '/login', method: 'POST', agent: false,
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': body.length, Connection: 'close' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, setCookie: String(res.headers['set-cookie'] ?? '') }));
+    });
+    req.on('error', reject);
+    req.end(body);
   });
-  const match = /(session=[^;]+)/.exec(response.headers.get('set-cookie') ?? '');
-  if (response.status !== 200 || match === null) throw new Error(`${side} POST /login: ${response.status} ${output}`);
+  const match = /(session=[^;]+)/.exec(setCookie);
+  if (status !== 200 || match === null) throw new Error(`${side} POST /login: ${status} ${output}`);
   return { child, port, cookie: match[1] };
 }
 
