@@ -38,6 +38,22 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxRequestsPerConnection: 100,
 });
 
+/**
+ * `defaults` with each of its members that `options` sets taken from `options` (other members of
+ * `options` are not limits and are left out). Throws a RangeError naming `what` and the option for a
+ * value that is not a positive integer.
+ */
+export function resolveOptionLimits<T extends Record<string, number>>(defaults: Readonly<T>, options: Partial<Record<keyof T, unknown>>, what: string): T {
+  const limits = { ...defaults } as T;
+  for (const name of Object.keys(defaults) as (keyof T & string)[]) {
+    const value = options[name];
+    if (value === undefined) continue;
+    if (!Number.isInteger(value) || (value as number) <= 0) throw new RangeError(`xsdot: ${what} ${name} must be a positive integer, got ${String(value)}`);
+    limits[name] = value as T[keyof T & string];
+  }
+  return limits;
+}
+
 /** Merges overrides onto the defaults; refuses values that are not positive integers. */
 export function resolveLimits(overrides: Partial<Limits> = {}): Limits {
   const limits: Limits = { ...DEFAULT_LIMITS, ...overrides };

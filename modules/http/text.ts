@@ -15,7 +15,6 @@
 
 const S = String.prototype;
 export const indexOf = S.indexOf;
-export const lastIndexOf = S.lastIndexOf;
 export const startsWith = S.startsWith;
 export const slice = S.slice;
 export const charCodeAt = S.charCodeAt;

@@ -17,6 +17,7 @@
  * is found.
  */
 import { runtime } from '../runtime';
+import { resolveOptionLimits } from '../http/limits';
 import type { Request } from '../http/request';
 import { TakeoverResponse, type Channel, type Protocol } from '../http/takeover';
 import { runHandler } from './handler';
@@ -95,13 +96,7 @@ type Source = ((stream: EventStream) => unknown) | AsyncIterable<EventInit> | It
  * written), or when the client goes. `lastEventId`: the `Last-Event-ID` the client sent.
  */
 export function eventStream(source: Source, options: SSEOptions = {}, lastEventId?: string): TakeoverResponse {
-  const limits = { ...SSE_DEFAULTS };
-  for (const name of Object.keys(SSE_DEFAULTS) as (keyof Limits)[]) {
-    const value = options[name];
-    if (value === undefined) continue;
-    if (!Number.isInteger(value) || value <= 0) throw new RangeError(`xsdot: SSE option ${name} must be a positive integer, got ${String(value)}`);
-    limits[name] = value;
-  }
+  const limits = resolveOptionLimits(SSE_DEFAULTS, options, 'SSE option');
   const stream = new EventStream(limits, source, lastEventId);
   return new TakeoverResponse(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' }, stream, false);
 }

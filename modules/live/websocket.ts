@@ -18,6 +18,7 @@ import { base64urlEncode } from '../crypto/base64url';
 import { pureSha1 } from '../crypto/sha1';
 import { normalizeAuthority } from '../http/authority';
 import { HttpError } from '../http/errors';
+import { resolveOptionLimits } from '../http/limits';
 import type { Request } from '../http/request';
 import { TakeoverResponse, type Channel, type Protocol } from '../http/takeover';
 import {
@@ -106,13 +107,7 @@ function listsToken(value: string | undefined, token: string): boolean {
  * own nor in `options.origins`. Throws RangeError for an option that is not a positive integer.
  */
 export function acceptWebSocket(request: Request, handler: WebSocketHandler, options: WebSocketOptions = {}): TakeoverResponse {
-  const limits = { ...WEBSOCKET_DEFAULTS };
-  for (const name of Object.keys(WEBSOCKET_DEFAULTS) as (keyof Limits)[]) {
-    const value = options[name];
-    if (value === undefined) continue;
-    if (!Number.isInteger(value) || value <= 0) throw new RangeError(`xsdot: WebSocket option ${name} must be a positive integer, got ${String(value)}`);
-    limits[name] = value;
-  }
+  const limits = resolveOptionLimits(WEBSOCKET_DEFAULTS, options, 'WebSocket option');
   const headers = request.headers;
   if (request.method !== 'GET' || request.version !== '1.1' || !listsToken(headers.get('upgrade'), 'websocket') || !listsToken(headers.get('connection'), 'upgrade')) {
     throw new HttpError(426, 'WebSocket upgrade expected.', { headers: { Upgrade: 'websocket' } });

@@ -26,7 +26,7 @@ import type { App, Handler } from '../http/app';
 import type { CookieOptions } from '../http/cookies';
 import type { Request } from '../http/request';
 import type { HandlerResult, Response } from '../http/response';
-import { DEFAULT_LEEWAY, DEFAULT_MAX_LENGTH, KeyRing, signToken, verifyToken, type JwtKey, type JwtPayload, type VerifyFailure } from './jwt';
+import { DEFAULT_LEEWAY, DEFAULT_MAX_LENGTH, KeyRing, signToken, verifyToken, type JwtKey, type JwtPayload, type VerifyFailure, type VerifyOptions } from './jwt';
 import { loadStoredKeys } from './keys';
 import { Revocations, userHash } from './revocation';
 
@@ -256,6 +256,8 @@ export class Session {
   readonly idleTimeout: number;
   readonly keyRing: KeyRing;
   readonly #options: SessionOptions;
+  /** verifyToken's options, made once: only `now` changes, set before each (synchronous) call. */
+  readonly #verify: VerifyOptions & { now: number; leeway: number };
   readonly #cookie: CookieOptions;
   /** Identifies this boot: tokens minted on an unset clock are valid only in the boot that made them. */
   readonly #bootId: string;
@@ -267,6 +269,7 @@ export class Session {
 
   constructor(app: App | undefined, options: SessionOptions = {}) {
     this.#options = options;
+    this.#verify = { maxLength: options.maxTokenLength, leeway: options.leeway ?? DEFAULT_LEEWAY, now: 0, verifyExp: false };
     this.maxAge = options.maxAge ?? 86_400;
     this.idleTimeout = options.idleTimeout ?? 3_600;
     if (!(this.maxAge > 0 && this.maxAge <= MAX_SESSION_AGE)) throw new RangeError(`xsdot: session maxAge must be positive and at most ${MAX_SESSION_AGE} seconds`);
@@ -365,10 +368,10 @@ export class Session {
     const values = request.cookieValues(this.cookieName);
     if (values.length === 0) return this.#fresh();
     if (values.length > 1) return this.#fresh('duplicate');
-    const now = this.#now();
-    const leeway = this.#options.leeway ?? DEFAULT_LEEWAY;
-    const result = verifyToken(values[0], this.keyRing, { maxLength: this.#options.maxTokenLength, leeway, now, verifyExp: false });
-    return result.ok ? this.#accept(result.payload, now, leeway) : this.#fresh(result.reason);
+    const verify = this.#verify;
+    verify.now = this.#now();
+    const result = verifyToken(values[0], this.keyRing, verify);
+    return result.ok ? this.#accept(result.payload, verify.now, verify.leeway) : this.#fresh(result.reason);
   }
 
   /**

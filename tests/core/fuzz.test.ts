@@ -32,7 +32,7 @@ import { Response } from '../../modules/http/response';
 import { TestClient } from '../../modules/http/testclient';
 import { installRuntime, runtime, type LogLevel, type Runtime } from '../../modules/runtime';
 import { Session, withSession } from '../../modules/session/session';
-import { fuzzRuns, fuzzSeed, Tally } from '../support/fuzz';
+import { concat, fuzzRuns, fuzzSeed, Tally } from '../support/fuzz';
 
 const tally = new Tally('Request parser and connection fuzzing');
 after(() => tally.print());
@@ -340,16 +340,6 @@ function fittingLimits(requests: ModelRequest[], slack: { line: number; headerBy
 
 const slackValue = fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: fc.integer({ min: 1, max: 8 }) }, { weight: 1, arbitrary: fc.constant(3000) });
 const slack = fc.record({ line: slackValue, headerBytes: slackValue, headers: slackValue, body: slackValue });
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
 
 /** Runs `body` for one case, counting it; anything but an assertion about the model is a crash. */
 function counted<T>(row: string, body: () => T): T {

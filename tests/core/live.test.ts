@@ -14,6 +14,7 @@ import type { Channel } from '../../modules/http/takeover';
 import { Request } from '../../modules/http/request';
 import { RequestParser } from '../../modules/http/parser';
 import { resolveLimits } from '../../modules/http/limits';
+import { concat } from '../support/fuzz';
 import { HttpError } from '../../modules/http/errors';
 import { encodeFrame, FrameParser, isValidUtf8, WebSocketError, type FrameSink } from '../../modules/live/frames';
 import { acceptKey, acceptWebSocket, CLOSED, OPEN, type WebSocket } from '../../modules/live/websocket';
@@ -77,18 +78,8 @@ function parse(bytes: Uint8Array, split = bytes.length, limits = { maxFrameBytes
   return { events: sink.events };
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
 test('frame parser: messages, fragments around a ping, binary, close — the same in any split', () => {
-  const stream = concat(
+  const stream = concat([
     clientFrame(0x81, utf8('héllo')),
     clientFrame(0x01, utf8('frag')),
     clientFrame(0x89, utf8('p')),
@@ -96,8 +87,8 @@ test('frame parser: messages, fragments around a ping, binary, close — the sam
     clientFrame(0x80, utf8('ted')),
     clientFrame(0x82, new Uint8Array(200).fill(9)),
     clientFrame(0x8a, new Uint8Array(0)),
-    clientFrame(0x88, concat(new Uint8Array([0x03, 0xe8]), utf8('bye'))),
-  );
+    clientFrame(0x88, concat([new Uint8Array([0x03, 0xe8]), utf8('bye')])),
+  ]);
   const expected = ['text:héllo', 'ping:70', 'text:fragmented', `binary:${'09'.repeat(200)}`, 'pong:', 'close:1000:bye'];
   for (const split of [stream.length, 1, 2, 3, 7, 13, 64]) assert.deepEqual(parse(stream, split), { events: expected }, `split ${split}`);
   assert.deepEqual(parse(clientFrame(0x88, new Uint8Array(0))), { events: ['close:1005:'] });
@@ -111,15 +102,15 @@ test('frame parser: each refusal carries its close code', () => {
     ['opcode 0xF', clientFrame(0x8f, utf8('')), 1002],
     ['fragmented close', clientFrame(0x08, new Uint8Array([3, 232])), 1002],
     ['frame over maxFrameBytes', clientFrame(0x82, new Uint8Array(301)), 1009],
-    ['message over maxMessageBytes', concat(clientFrame(0x02, new Uint8Array(250)), clientFrame(0x80, new Uint8Array(151))), 1009],
-    ['invalid UTF-8 across fragments', concat(clientFrame(0x01, new Uint8Array([0xe2])), clientFrame(0x80, new Uint8Array([0x28]))), 1007],
+    ['message over maxMessageBytes', concat([clientFrame(0x02, new Uint8Array(250)), clientFrame(0x80, new Uint8Array(151))]), 1009],
+    ['invalid UTF-8 across fragments', concat([clientFrame(0x01, new Uint8Array([0xe2])), clientFrame(0x80, new Uint8Array([0x28]))]), 1007],
     ['close code 1006', clientFrame(0x88, new Uint8Array([0x03, 0xee])), 1002],
     ['close code 2999', clientFrame(0x88, new Uint8Array([0x0b, 0xb7])), 1002],
     ['close code 5000', clientFrame(0x88, new Uint8Array([0x13, 0x88])), 1002],
   ];
   for (const [what, bytes, code] of cases) assert.equal(parse(bytes, 1).error, code, what);
   // A UTF-8 character split across fragments is fine: validation is of the whole message.
-  assert.deepEqual(parse(concat(clientFrame(0x01, new Uint8Array([0xe2, 0x9c])), clientFrame(0x80, new Uint8Array([0x93])))), { events: ['text:✓'] });
+  assert.deepEqual(parse(concat([clientFrame(0x01, new Uint8Array([0xe2, 0x9c])), clientFrame(0x80, new Uint8Array([0x93]))])), { events: ['text:✓'] });
   // Valid codes: 1000-1003, 1007-1014, 3000-4999.
   for (const code of [1000, 1003, 1007, 1014, 3000, 4999]) assert.deepEqual(parse(clientFrame(0x88, new Uint8Array([code >> 8, code & 255]))), { events: [`close:${code}:`] });
   // After a refusal the parser takes nothing more.

@@ -118,3 +118,14 @@ export class Tally {
     console.log(`\n${this.format()}\n`);
   }
 }
+
+/** The bytes of `parts`, one after another, in a new array. */
+export function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
