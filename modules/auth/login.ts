@@ -114,7 +114,8 @@ export class Login<User = unknown> {
     this.rememberCookieName = options.secure ? `__Host-${name}` : name;
     this.#cookie = Object.freeze({ path: '/', httpOnly: true, sameSite: 'Lax', secure: options.secure ?? false });
     // Its own key: a remember token is never a session token, nor the reverse.
-    this.#ring = new KeyRing([{ key: sessions.keyRing.signingKey.sign(runtime().utf8Encode('xsdot remember-me key')) }]);
+    // Each remember-me token is presented about once (to sign in again): none is remembered.
+    this.#ring = new KeyRing([{ key: sessions.keyRing.signingKey.sign(runtime().utf8Encode('xsdot remember-me key')) }], { cacheSize: 0 });
   }
 
   /** Sets the callback mapping a user id to the app's user (or undefined/null: none). May be async. */

@@ -19,6 +19,9 @@ export const MAX_KIDLESS_KEYS = 2;
 export const DEFAULT_MAX_LENGTH = 1024;
 /** Default clock skew tolerated for `exp` and `nbf`, in seconds. */
 export const DEFAULT_LEEWAY = 5;
+/** Verified tokens a ring remembers by default (`KeyRingOptions.cacheSize`), and the most it may. */
+export const DEFAULT_CACHE_SIZE = 4;
+export const MAX_CACHE_SIZE = 32;
 const DOT = 0x2e;
 /** Bytes of an HS256 signature, and its characters in base64url. */
 const SIGNATURE_BYTES = 32;
@@ -39,6 +42,14 @@ export interface KeyRingOptions {
    * same compact header with `headers={"typ": None}` and verifies either.
    */
   typ?: boolean;
+  /**
+   * How many verified tokens the ring remembers, as Envoy's jwt_authn `jwt_cache_size` does, so a cookie
+   * sent again (every request of a signed-in browser) skips its HMAC: 0 to `MAX_CACHE_SIZE`, default
+   * `DEFAULT_CACHE_SIZE`; the oldest is forgotten first. Each keeps the token's text (about 150 bytes
+   * for a session cookie) and its 32-byte MAC. Only the MAC is remembered: a remembered token's header,
+   * payload and `exp`/`nbf` are still checked on every use. Throws a RangeError outside the bounds.
+   */
+  cacheSize?: number;
 }
 
 /**
@@ -68,11 +79,22 @@ export class KeyRing {
   readonly signingKey: HmacSha256Key;
   readonly #byKid = new Map<string, readonly HmacSha256Key[]>();
   readonly #kidless: HmacSha256Key[] = [];
-  /** Scratch for a token's decoded signature, compared with the computed MAC. */
+  /** Scratch for a token's decoded signature, compared with the computed MAC; and as 8 words. */
   readonly #signature = new Uint8Array(SIGNATURE_BYTES);
+  readonly #signatureWords = new Int32Array(this.#signature.buffer);
+  /** Remembered verified tokens (`cacheSize`), and their MACs as 8 words each; `#nextSlot` is the oldest. */
+  readonly #verified: (string | undefined)[];
+  readonly #verifiedMacs: Int32Array;
+  #nextSlot = 0;
 
   constructor(keys: readonly JwtKey[], options: KeyRingOptions = {}) {
     if (keys.length === 0) throw new Error('xsdot: a JWT key ring needs at least one key');
+    const cacheSize = options.cacheSize ?? DEFAULT_CACHE_SIZE;
+    if (!(Number.isInteger(cacheSize) && cacheSize >= 0 && cacheSize <= MAX_CACHE_SIZE)) {
+      throw new RangeError(`xsdot: a JWT key ring's cacheSize must be an integer from 0 to ${MAX_CACHE_SIZE}`);
+    }
+    this.#verified = new Array<string | undefined>(cacheSize).fill(undefined);
+    this.#verifiedMacs = new Int32Array(cacheSize * 8);
     const macs: HmacSha256Key[] = [];
     for (const { kid, key } of keys) {
       const name = kid === undefined ? 'a JWT key' : `JWT key "${kid}"`;
@@ -119,6 +141,34 @@ export class KeyRing {
    */
   signatureOf(token: string, at: number, end: number): Uint8Array | undefined {
     return end - at === SIGNATURE_CHARS && base64urlDecodeInto(token, at, end, this.#signature) === SIGNATURE_BYTES ? this.#signature : undefined;
+  }
+
+  /**
+   * @internal True when `token` verified under this ring before and is still remembered. The signature in
+   * the scratch (`signatureOf`) is compared with every remembered MAC in constant time, and the token's
+   * text only with the one it matches: the time taken tells a client nothing of tokens it does not hold.
+   */
+  verifiedBefore(token: string): boolean {
+    const macs = this.#verifiedMacs;
+    const s = this.#signatureWords;
+    const s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3], s4 = s[4], s5 = s[5], s6 = s[6], s7 = s[7];
+    let match = -1;
+    for (let w = 0; w < macs.length; w += 8) {
+      const diff = (macs[w] ^ s0) | (macs[w + 1] ^ s1) | (macs[w + 2] ^ s2) | (macs[w + 3] ^ s3)
+        | (macs[w + 4] ^ s4) | (macs[w + 5] ^ s5) | (macs[w + 6] ^ s6) | (macs[w + 7] ^ s7);
+      if (diff === 0) match = w >> 3;
+    }
+    return match >= 0 && this.#verified[match] === token;
+  }
+
+  /** @internal Remembers `token`, whose signature (in the scratch) has just verified, in place of the oldest. */
+  remember(token: string): void {
+    const size = this.#verified.length;
+    if (size === 0) return;
+    const slot = this.#nextSlot;
+    this.#verified[slot] = token;
+    this.#verifiedMacs.set(this.#signatureWords, slot * 8);
+    this.#nextSlot = slot + 1 === size ? 0 : slot + 1;
   }
 
   /** The keys a token with this `kid` header (undefined: none) may verify against; empty when none may. */
@@ -237,7 +287,7 @@ export type VerifyResult =
  *    names `alg`, `kid`, `typ`, `crit`, so hostile names cannot fill XS's key table; must be an object
  *    with `alg` "HS256", `typ` absent or "JWT", no `crit`, and `kid` absent or a string;
  * 3. key selection by `kid` (see `KeyRing`), then HMAC over the token's `header.payload` text, compared
- *    in constant time;
+ *    in constant time, unless the ring remembers this very token as verified (`KeyRingOptions.cacheSize`);
  * 4. only then the payload: a JSON object, with `exp`/`nbf` checked when present.
  */
 export function verifyToken(token: string, ring: KeyRing, options: VerifyOptions = {}): VerifyResult {
@@ -273,11 +323,14 @@ export function verifyToken(token: string, ring: KeyRing, options: VerifyOptions
 
   const keys = ring.keysFor(kid);
   if (keys.length === 0) return fail('kid');
-  // The MAC is over the token's characters as sent (ASCII: base64url and dots were checked).
-  const signingInput = runtime().utf8Encode(token).subarray(0, dot2);
-  let authentic = false;
-  for (let i = 0; i < keys.length && !authentic; i++) authentic = equalBytes(keys[i].sign(signingInput), signature);
-  if (!authentic) return fail('signature');
+  const known = ring.verifiedBefore(token);
+  if (!known) {
+    // The MAC is over the token's characters as sent (ASCII: base64url and dots were checked).
+    const signingInput = runtime().utf8Encode(token).subarray(0, dot2);
+    let authentic = false;
+    for (let i = 0; i < keys.length && !authentic; i++) authentic = equalBytes(keys[i].sign(signingInput), signature);
+    if (!authentic) return fail('signature');
+  }
 
   const payload = parseObject(payloadBytes);
   if (payload === undefined) return fail('payload');
@@ -287,6 +340,8 @@ export function verifyToken(token: string, ring: KeyRing, options: VerifyOptions
   const leeway = options.leeway ?? DEFAULT_LEEWAY;
   if (exp !== undefined && options.verifyExp !== false && exp <= now - leeway) return fail('expired');
   if (nbf !== undefined && nbf > now + leeway) return fail('not-yet-valid');
+  // Remembered only once it passed every check here (the signature scratch is unchanged since).
+  if (!known) ring.remember(token);
   return { ok: true, header: checked as JwtHeader, payload };
 }
 

@@ -44,6 +44,11 @@ export interface SessionOptions {
   sameSite?: 'Strict' | 'Lax';
   /** Longest token accepted or issued, in characters (default 1024). */
   maxTokenLength?: number;
+  /**
+   * Verified session cookies remembered so a browser's next request with the same cookie skips its HMAC
+   * (default 4, at most 32, 0: none; each keeps the cookie's text, ~150 bytes). See `KeyRingOptions.cacheSize`.
+   */
+  tokenCacheSize?: number;
   /** Clock skew tolerated, in seconds (default 5). */
   leeway?: number;
   /** The session key naming the user, for `revokeAll` and logout (default "user", as microdot apps use). */
@@ -277,7 +282,7 @@ export class Session {
     const name = options.cookieName ?? 'session';
     this.cookieName = options.secure && !name.startsWith('__Host-') ? `__Host-${name}` : name;
     this.#cookie = { path: '/', httpOnly: true, sameSite: options.sameSite ?? 'Lax', secure: options.secure ?? false };
-    this.keyRing = new KeyRing(options.keys ?? loadStoredKeys());
+    this.keyRing = new KeyRing(options.keys ?? loadStoredKeys(), { cacheSize: options.tokenCacheSize });
     this.#bootId = base64urlEncode(runtime().randomBytes(6));
     this.#revocations = new Revocations({ maxSessions: options.maxRevokedSessions, now: this.#now(), trustedClock: runtime().wallClockTrusted() });
     if (app !== undefined) (sessionsByApp ??= new WeakMap()).set(app, this);

@@ -5,7 +5,8 @@ import { runtime } from '../../modules/runtime';
 import { base64urlDecode, base64urlEncode } from '../../modules/crypto/base64url';
 import { hmacSha256 } from '../../modules/crypto/hmac';
 import { pureCryptoProvider } from '../../modules/crypto/sha256';
-import { KeyRing, MAX_KIDLESS_KEYS, signToken, verifyToken, type VerifyResult } from '../../modules/session/jwt';
+import { DEFAULT_CACHE_SIZE, KeyRing, MAX_CACHE_SIZE, MAX_KIDLESS_KEYS, signToken, verifyToken, type VerifyResult } from '../../modules/session/jwt';
+import type { CryptoProvider } from '../../modules/runtime';
 import pyjwt from '../fixtures/pyjwt.json' with { type: 'json' };
 
 const text = (value: string): Uint8Array => runtime().utf8Encode(value);
@@ -251,6 +252,90 @@ test('exp and nbf, with the leeway edges (PyJWT\'s rules)', () => {
   assert.equal(reason(verifyToken(signToken({ exp: real + 60, nbf: real - 60 }, ring), ring)), 'ok');
   assert.equal(reason(verifyToken(signToken({ exp: real - 60 }, ring), ring)), 'expired');
   assert.equal(reason(verifyToken(signToken({ nbf: real + 60 }, ring), ring)), 'not-yet-valid');
+});
+
+/** The pure-TS provider with a native-style HMAC that counts its calls. */
+function countingProvider(): CryptoProvider & { macs: number } {
+  const provider = {
+    name: 'counting',
+    macs: 0,
+    createSha256: pureCryptoProvider.createSha256,
+    hmacSha256(secret: Uint8Array, data: Uint8Array): Uint8Array {
+      provider.macs++;
+      return hmacSha256(secret, data, pureCryptoProvider);
+    },
+  };
+  return provider;
+}
+
+test('verified-token cache: a token sent again skips its HMAC, and only that exact token', () => {
+  const provider = countingProvider();
+  const ring = new KeyRing([{ key: A }], { provider });
+  const token = signToken({ user: 'alice', exp: NOW + 60 }, ring);
+  assert.equal(provider.macs, 1);
+  assert.equal(reason(verifyToken(token, ring, { now: NOW })), 'ok');
+  assert.equal(provider.macs, 2);
+  for (let i = 0; i < 3; i++) assert.deepEqual(verifyToken(token, ring, { now: NOW }), { ok: true, header: { alg: 'HS256' }, payload: { user: 'alice', exp: NOW + 60 } });
+  assert.equal(provider.macs, 2, 'remembered: no HMAC');
+
+  // The remembered signature on another header or payload: computed, and refused.
+  const [h, p, s] = token.split('.');
+  const admin = base64urlEncode(text(`{"user":"admin","exp":${NOW + 60}}`));
+  const pyjwtHeader = base64urlEncode(text(PYJWT_HEADER));
+  for (const forged of [`${h}.${admin}.${s}`, `${pyjwtHeader}.${p}.${s}`, `${h}.${p}x.${s}`]) {
+    const before = provider.macs;
+    assert.equal(reason(verifyToken(forged, ring, { now: NOW })), forged.endsWith(`x.${s}`) ? 'format' : 'signature', forged);
+    assert.ok(provider.macs <= before + 1);
+  }
+  // Another ring with the same key remembers nothing of this one's tokens.
+  const other = new KeyRing([{ key: A }], { provider });
+  const before = provider.macs;
+  assert.equal(reason(verifyToken(token, other, { now: NOW })), 'ok');
+  assert.equal(provider.macs, before + 1);
+});
+
+test('verified-token cache: expiry is still checked, and refused tokens are not remembered', () => {
+  const provider = countingProvider();
+  const ring = new KeyRing([{ key: A }], { provider });
+  const token = signToken({ exp: NOW + 60 }, ring);
+  assert.equal(reason(verifyToken(token, ring, { now: NOW })), 'ok');
+  assert.equal(reason(verifyToken(token, ring, { now: NOW + 65 })), 'expired');
+  const expired = signToken({ exp: NOW - 60 }, ring);
+  const before = provider.macs;
+  assert.equal(reason(verifyToken(expired, ring, { now: NOW })), 'expired');
+  assert.equal(reason(verifyToken(expired, ring, { now: NOW })), 'expired');
+  assert.equal(provider.macs, before + 2, 'an expired token is MACed each time: never remembered');
+  const notYet = signToken({ nbf: NOW + 60 }, ring);
+  assert.equal(reason(verifyToken(notYet, ring, { now: NOW })), 'not-yet-valid');
+  assert.equal(reason(verifyToken(notYet, ring, { now: NOW + 60 })), 'ok');
+});
+
+test('verified-token cache: bounded by cacheSize, oldest forgotten first; 0 remembers none', () => {
+  const provider = countingProvider();
+  const ring = new KeyRing([{ key: A }], { provider, cacheSize: 2 });
+  const tokens = [1, 2, 3].map((n) => signToken({ n }, ring));
+  const macsFor = (token: string): number => {
+    const before = provider.macs;
+    assert.equal(reason(verifyToken(token, ring, { now: NOW })), 'ok');
+    return provider.macs - before;
+  };
+  assert.deepEqual(tokens.map(macsFor), [1, 1, 1]);
+  assert.deepEqual([tokens[1], tokens[2]].map(macsFor), [0, 0]);
+  assert.equal(macsFor(tokens[0]), 1, 'the oldest was forgotten');
+  assert.equal(macsFor(tokens[1]), 1, 'and remembering it forgot the next oldest');
+  assert.equal(macsFor(tokens[2]), 1);
+
+  const none = new KeyRing([{ key: A }], { provider, cacheSize: 0 });
+  const token = signToken({ n: 0 }, none);
+  const before = provider.macs;
+  for (let i = 0; i < 3; i++) assert.equal(reason(verifyToken(token, none, { now: NOW })), 'ok');
+  assert.equal(provider.macs, before + 3);
+
+  assert.equal(DEFAULT_CACHE_SIZE, 4);
+  for (const cacheSize of [-1, MAX_CACHE_SIZE + 1, 1.5, Number.NaN]) {
+    assert.throws(() => new KeyRing([{ key: A }], { cacheSize }), (error: Error) => error instanceof RangeError && /cacheSize must be an integer from 0 to 32/.test(error.message), String(cacheSize));
+  }
+  assert.doesNotThrow(() => new KeyRing([{ key: A }], { cacheSize: MAX_CACHE_SIZE }));
 });
 
 test('tamper: every single-bit flip of every character is rejected', () => {

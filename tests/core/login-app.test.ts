@@ -457,6 +457,7 @@ test('logout ends the session: a copied cookie replayed afterwards is 401, never
   await signIn(phone);
   await signIn(laptop);
   const copy = phone.client.cookies.get('session') ?? '';
+  // Verified once, so the key ring remembers this very token: the logout must end it all the same.
   await phone.get('/');
   assert.equal((await phone.post('/logout', {})).status, 303);
   const replay = async (target: Device) => {

@@ -206,6 +206,8 @@ test('revokeAll(user) ends every existing session of that user only', async () =
   await alice1.post('/login', { form: { user: 'alice' } });
   await alice2.post('/login', { form: { user: 'alice' } });
   await bob.post('/login', { form: { user: 'bob' } });
+  // Verified once, so the key ring remembers alice1's token: revocation must end it all the same.
+  assert.equal((await alice1.get('/me')).status, 200);
   sessions.revokeAll('alice');
   assert.equal((await alice1.get('/me')).status, 401);
   assert.equal(seen.at(-1), 'revoked');
