@@ -13,11 +13,12 @@
  */
 import { App, Response } from '../modules/http/index';
 import { runtime } from '../modules/runtime';
-import { Session, withSession } from '../modules/session/index';
+import { Session, withSession, type SessionOptions } from '../modules/session/index';
 
-export function createPeerApp(key: Uint8Array): App {
+/** `tokenCacheSize: 0` makes every GET /me compute its cookie's HMAC, as a cookie's first request does. */
+export function createPeerApp(key: Uint8Array, options: Pick<SessionOptions, 'tokenCacheSize'> = {}): App {
   const app = new App();
-  new Session(app, { keys: [{ key }] });
+  new Session(app, { keys: [{ key }], ...options });
 
   app.get('/', () => 'Hello, World!');
 

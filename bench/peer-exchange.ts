@@ -9,6 +9,7 @@ import { latin1, latin1Bytes } from '../modules/http/bytes';
 import { Server } from '../modules/http/server';
 import { answered, DirectPeer, open } from './direct-socket';
 import { createPeerApp } from './peer-app';
+import type { SessionOptions } from '../modules/session/index';
 
 export type PeerRoute = '/' | '/me';
 export const PEER_ROUTES: readonly PeerRoute[] = ['/', '/me'];
@@ -33,8 +34,8 @@ const LOGIN = latin1Bytes('POST /login HTTP/1.1\r\nHost: localhost\r\nContent-Ty
  * requests. Synchronous, as the peer app answers synchronously: it runs where no event loop turns (the
  * x-cli-lin bench's main).
  */
-export function setUpPeer(): PeerBench {
-  const server = new Server(createPeerApp(PEER_KEY));
+export function setUpPeer(options: Pick<SessionOptions, 'tokenCacheSize'> = {}): PeerBench {
+  const server = new Server(createPeerApp(PEER_KEY, options));
   const peer = new DirectPeer(1024);
   open(server, peer, LOGIN);
   const response = latin1(peer.response, 0, peer.length);
