@@ -45,9 +45,14 @@ export interface KeyRingOptions {
   /**
    * How many verified tokens the ring remembers, as Envoy's jwt_authn `jwt_cache_size` does, so a cookie
    * sent again (every request of a signed-in browser) skips its HMAC: 0 to `MAX_CACHE_SIZE`, default
-   * `DEFAULT_CACHE_SIZE`; the oldest is forgotten first. Each keeps the token's text (about 150 bytes
-   * for a session cookie) and its 32-byte MAC. Only the MAC is remembered: a remembered token's header,
-   * payload and `exp`/`nbf` are still checked on every use. Throws a RangeError outside the bounds.
+   * `DEFAULT_CACHE_SIZE`; the oldest is forgotten first. Each entry keeps the token's text (about 150
+   * bytes for a session cookie on XS; on V8 a cookie string may keep its whole request head alive until
+   * the entry is replaced) and its 32-byte MAC. Only the MAC check is skipped: a remembered token's
+   * header, payload and `exp`/`nbf` are checked on every use. Only a live token is remembered: one that
+   * passed every check, its `exp` not past even when the caller checks expiry itself (`verifyExp: false`).
+   * A client learns nothing of the contents of tokens it does not hold; one that fills the cache with its
+   * own tokens can tell from its answers' times whether others' were verified since, as from any load.
+   * Throws a RangeError outside the bounds.
    */
   cacheSize?: number;
 }
@@ -146,7 +151,8 @@ export class KeyRing {
   /**
    * @internal True when `token` verified under this ring before and is still remembered. The signature in
    * the scratch (`signatureOf`) is compared with every remembered MAC in constant time, and the token's
-   * text only with the one it matches: the time taken tells a client nothing of tokens it does not hold.
+   * text only with the one it matches: the time taken tells a client nothing of the contents of tokens it
+   * does not hold.
    */
   verifiedBefore(token: string): boolean {
     const macs = this.#verifiedMacs;
@@ -340,8 +346,9 @@ export function verifyToken(token: string, ring: KeyRing, options: VerifyOptions
   const leeway = options.leeway ?? DEFAULT_LEEWAY;
   if (exp !== undefined && options.verifyExp !== false && exp <= now - leeway) return fail('expired');
   if (nbf !== undefined && nbf > now + leeway) return fail('not-yet-valid');
-  // Remembered only once it passed every check here (the signature scratch is unchanged since).
-  if (!known) ring.remember(token);
+  // Remembered only once it passed every check here, and live even where the caller judges expiry (an
+  // expired cookie sent again and again must not churn the cache). The signature scratch is unchanged since.
+  if (!known && (exp === undefined || exp > now - leeway)) ring.remember(token);
   return { ok: true, header: checked as JwtHeader, payload };
 }
 

@@ -26,7 +26,7 @@ import type { App, Handler } from '../http/app';
 import type { CookieOptions } from '../http/cookies';
 import type { Request } from '../http/request';
 import type { HandlerResult, Response } from '../http/response';
-import { DEFAULT_LEEWAY, DEFAULT_MAX_LENGTH, KeyRing, signToken, verifyToken, type JwtKey, type JwtPayload, type VerifyFailure, type VerifyOptions } from './jwt';
+import { DEFAULT_CACHE_SIZE, DEFAULT_LEEWAY, DEFAULT_MAX_LENGTH, KeyRing, MAX_CACHE_SIZE, signToken, verifyToken, type JwtKey, type JwtPayload, type VerifyFailure, type VerifyOptions } from './jwt';
 import { loadStoredKeys } from './keys';
 import { Revocations, userHash } from './revocation';
 
@@ -47,6 +47,7 @@ export interface SessionOptions {
   /**
    * Verified session cookies remembered so a browser's next request with the same cookie skips its HMAC
    * (default 4, at most 32, 0: none; each keeps the cookie's text, ~150 bytes). See `KeyRingOptions.cacheSize`.
+   * Checked before any key is loaded: a RangeError naming it.
    */
   tokenCacheSize?: number;
   /** Clock skew tolerated, in seconds (default 5). */
@@ -279,10 +280,14 @@ export class Session {
     this.idleTimeout = options.idleTimeout ?? 3_600;
     if (!(this.maxAge > 0 && this.maxAge <= MAX_SESSION_AGE)) throw new RangeError(`xsdot: session maxAge must be positive and at most ${MAX_SESSION_AGE} seconds`);
     if (!(this.idleTimeout >= 0)) throw new RangeError('xsdot: session idleTimeout must be 0 or positive');
+    const cacheSize = options.tokenCacheSize ?? DEFAULT_CACHE_SIZE;
+    if (!(Number.isInteger(cacheSize) && cacheSize >= 0 && cacheSize <= MAX_CACHE_SIZE)) {
+      throw new RangeError(`xsdot: session tokenCacheSize must be an integer from 0 to ${MAX_CACHE_SIZE}`);
+    }
     const name = options.cookieName ?? 'session';
     this.cookieName = options.secure && !name.startsWith('__Host-') ? `__Host-${name}` : name;
     this.#cookie = { path: '/', httpOnly: true, sameSite: options.sameSite ?? 'Lax', secure: options.secure ?? false };
-    this.keyRing = new KeyRing(options.keys ?? loadStoredKeys(), { cacheSize: options.tokenCacheSize });
+    this.keyRing = new KeyRing(options.keys ?? loadStoredKeys(), { cacheSize });
     this.#bootId = base64urlEncode(runtime().randomBytes(6));
     this.#revocations = new Revocations({ maxSessions: options.maxRevokedSessions, now: this.#now(), trustedClock: runtime().wallClockTrusted() });
     if (app !== undefined) (sessionsByApp ??= new WeakMap()).set(app, this);

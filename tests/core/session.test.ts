@@ -6,6 +6,7 @@ import { TestClient, type TestResponse } from '../../modules/http/testclient';
 import { installRuntime, runtime, type Runtime } from '../../modules/runtime';
 import { base64urlDecode, base64urlDigits, base64urlEncode } from '../../modules/crypto/base64url';
 import { KeyRing, signToken } from '../../modules/session/jwt';
+import { hmacSha256 } from '../../modules/crypto/hmac';
 import { KEYS_STORE_KEY, loadStoredKeys, parseSecret, rotateStoredKeys } from '../../modules/session/keys';
 import { Session, withSession, type SessionData, type SessionOptions } from '../../modules/session/session';
 
@@ -101,6 +102,26 @@ test('no Set-Cookie when a session is only read (dirty tracking)', async () => {
   assert.equal(sessionCookie(peek), undefined);
   const anonymous = await new TestClient(app).get('/peek');
   assert.equal(anonymous.headers.getAll('set-cookie').length, 0);
+});
+
+test('tokenCacheSize: a signed-in browser\'s repeated cookie costs one HMAC (0: one per request); a bad value is refused before any key is made', async () => {
+  for (const [tokenCacheSize, expected] of [[undefined, 1], [0, 3]] as const) {
+    const { app } = loginApp(tokenCacheSize === undefined ? {} : { tokenCacheSize });
+    const client = new TestClient(app);
+    await client.post('/login', { form: { user: 'alice' } });
+    const crypto = runtime().crypto;
+    let macs = 0;
+    installRuntime(Object.assign(Object.create(runtime()) as Runtime, {
+      crypto: { name: 'counting', createSha256: () => crypto.createSha256(), hmacSha256: (key: Uint8Array, data: Uint8Array) => { macs++; return hmacSha256(key, data, crypto); } },
+    }));
+    for (let i = 0; i < 3; i++) assert.equal((await client.get('/me')).status, 200);
+    assert.equal(macs, expected, `tokenCacheSize ${String(tokenCacheSize)}`);
+  }
+  installClock();
+  for (const tokenCacheSize of [-1, 33, 2.5]) {
+    assert.throws(() => new Session(undefined, { tokenCacheSize }), (error: Error) => error instanceof RangeError && /tokenCacheSize must be an integer from 0 to 32/.test(error.message));
+  }
+  assert.equal(runtime().store?.get(KEYS_STORE_KEY), undefined, 'no key was created for a Session that was refused');
 });
 
 test('responses built from a session are private: Vary: Cookie and Cache-Control: private, unless the app chose (CVE-2023-30861)', async () => {
