@@ -1,6 +1,6 @@
 /** Cookies per RFC 6265: parsing the Cookie header and writing validated Set-Cookie values. */
 import { everyAsciiByte } from './bytes';
-import { charCodeAt, indexOf, isCookieValue, isToken, slice, startsWith } from './text';
+import { charCodeAt, indexOf, isCookieValue, isSpaceOrTab, isToken, slice, startsWith } from './text';
 
 export { isCookieValue };
 
@@ -65,10 +65,10 @@ function scanCookies(header: string, from: number, to: number, only: string | un
       let nameEnd = eq;
       let valueStart = eq + 1;
       let valueEnd = end;
-      while (nameStart < nameEnd && isSpace(charCodeAt.call(header, nameStart))) nameStart++;
-      while (nameEnd > nameStart && isSpace(charCodeAt.call(header, nameEnd - 1))) nameEnd--;
-      while (valueStart < valueEnd && isSpace(charCodeAt.call(header, valueStart))) valueStart++;
-      while (valueEnd > valueStart && isSpace(charCodeAt.call(header, valueEnd - 1))) valueEnd--;
+      while (nameStart < nameEnd && isSpaceOrTab(charCodeAt.call(header, nameStart))) nameStart++;
+      while (nameEnd > nameStart && isSpaceOrTab(charCodeAt.call(header, nameEnd - 1))) nameEnd--;
+      while (valueStart < valueEnd && isSpaceOrTab(charCodeAt.call(header, valueStart))) valueStart++;
+      while (valueEnd > valueStart && isSpaceOrTab(charCodeAt.call(header, valueEnd - 1))) valueEnd--;
       if (valueEnd - valueStart >= 2 && charCodeAt.call(header, valueStart) === QUOTE && charCodeAt.call(header, valueEnd - 1) === QUOTE) {
         valueStart++;
         valueEnd--;
@@ -87,11 +87,6 @@ function scanCookies(header: string, from: number, to: number, only: string | un
 }
 
 const QUOTE = 0x22;
-
-/** Whitespace around a cookie's name and value: SP and HT (the parser refuses other control characters). */
-function isSpace(c: number): boolean {
-  return c === 0x20 || c === 0x09;
-}
 
 function addCookie(cookies: Map<string, string[]> | string[], name: string, value: string): void {
   if (Array.isArray(cookies)) {

@@ -1,5 +1,5 @@
 import { cookieValuesOf, cookieValuesIn } from './cookies';
-import { charCodeAt, isToken, slice, startsWith, toLowerCase } from './text';
+import { charCodeAt, isSpaceOrTab, isToken, slice, startsWith, toLowerCase } from './text';
 
 export { isToken };
 
@@ -245,13 +245,9 @@ const USUAL_NAMES: ReadonlyMap<string, string> = new Map(['Host', 'Connection', 
 
 /** The field value `text[start..end)` without the optional whitespace around it (RFC 9110 §5.5). */
 function valueAt(text: string, start: number, end: number): string {
-  while (start < end && isWhitespace(charCodeAt.call(text, start))) start++;
-  while (end > start && isWhitespace(charCodeAt.call(text, end - 1))) end--;
+  while (start < end && isSpaceOrTab(charCodeAt.call(text, start))) start++;
+  while (end > start && isSpaceOrTab(charCodeAt.call(text, end - 1))) end--;
   return slice.call(text, start, end);
-}
-
-function isWhitespace(c: number): boolean {
-  return c === 0x20 || c === 0x09;
 }
 
 /** True when `c` is a byte of an RFC 9110 token: letters, digits and !#$%&'*+-.^_`|~. */
@@ -264,7 +260,6 @@ export function isTokenByte(c: number): boolean {
       return false;
   }
 }
-
 
 function checkField(name: string, value: string): void {
   if (!isToken(name)) throw new TypeError(`xsdot: invalid header name ${JSON.stringify(name)}`);

@@ -20,6 +20,11 @@ export const slice = S.slice;
 export const charCodeAt = S.charCodeAt;
 export const toLowerCase = S.toLowerCase;
 
+/** True for SP and HT: the whitespace around a field value or a cookie pair (RFC 9110 §5.6.3, RFC 6265 §5.2). */
+export function isSpaceOrTab(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
+
 /** RFC 9110 §5.6.2 tchar, as a character class body. */
 const TCHAR = "!#$%&'*+.^_`|~0-9A-Za-z-";
 

@@ -10,6 +10,7 @@ import { runtime, type CryptoProvider } from '../runtime';
 import { base64urlDecode, base64urlDecodeInto, base64urlEncodeInto, base64urlLength } from '../crypto/base64url';
 import { indexOf, startsWith } from '../http/text';
 import { HmacSha256Key } from '../crypto/hmac';
+import { constantTimeEqual } from '../crypto/compare';
 
 /** Shortest key accepted, in bytes: HS256 keys must be at least as long as the hash (RFC 7518 §3.2). */
 export const MIN_KEY_BYTES = 32;
@@ -22,6 +23,18 @@ export const DEFAULT_LEEWAY = 5;
 /** Verified tokens a ring remembers by default (`KeyRingOptions.cacheSize`), and the most it may. */
 export const DEFAULT_CACHE_SIZE = 4;
 export const MAX_CACHE_SIZE = 32;
+
+/**
+ * `size` (undefined: `DEFAULT_CACHE_SIZE`) when it is an integer from 0 to `MAX_CACHE_SIZE`; else throws a
+ * RangeError naming `option`, e.g. "a JWT key ring's cacheSize".
+ */
+export function checkCacheSize(size: number | undefined, option: string): number {
+  const checked = size ?? DEFAULT_CACHE_SIZE;
+  if (!(Number.isInteger(checked) && checked >= 0 && checked <= MAX_CACHE_SIZE)) {
+    throw new RangeError(`xsdot: ${option} must be an integer from 0 to ${MAX_CACHE_SIZE}`);
+  }
+  return checked;
+}
 const DOT = 0x2e;
 /** Bytes of an HS256 signature, and its characters in base64url. */
 const SIGNATURE_BYTES = 32;
@@ -94,10 +107,7 @@ export class KeyRing {
 
   constructor(keys: readonly JwtKey[], options: KeyRingOptions = {}) {
     if (keys.length === 0) throw new Error('xsdot: a JWT key ring needs at least one key');
-    const cacheSize = options.cacheSize ?? DEFAULT_CACHE_SIZE;
-    if (!(Number.isInteger(cacheSize) && cacheSize >= 0 && cacheSize <= MAX_CACHE_SIZE)) {
-      throw new RangeError(`xsdot: a JWT key ring's cacheSize must be an integer from 0 to ${MAX_CACHE_SIZE}`);
-    }
+    const cacheSize = checkCacheSize(options.cacheSize, "a JWT key ring's cacheSize");
     this.#verified = new Array<string | undefined>(cacheSize).fill(undefined);
     this.#verifiedMacs = new Int32Array(cacheSize * 8);
     const macs: HmacSha256Key[] = [];
@@ -334,7 +344,7 @@ export function verifyToken(token: string, ring: KeyRing, options: VerifyOptions
     // The MAC is over the token's characters as sent (ASCII: base64url and dots were checked).
     const signingInput = runtime().utf8Encode(token).subarray(0, dot2);
     let authentic = false;
-    for (let i = 0; i < keys.length && !authentic; i++) authentic = equalBytes(keys[i].sign(signingInput), signature);
+    for (let i = 0; i < keys.length && !authentic; i++) authentic = constantTimeEqual(keys[i].sign(signingInput), signature);
     if (!authentic) return fail('signature');
   }
 
@@ -350,13 +360,6 @@ export function verifyToken(token: string, ring: KeyRing, options: VerifyOptions
   // expired cookie sent again and again must not churn the cache). The signature scratch is unchanged since.
   if (!known && (exp === undefined || exp > now - leeway)) ring.remember(token);
   return { ok: true, header: checked as JwtHeader, payload };
-}
-
-/** True when `a` and `b` (both 32 bytes) are equal, compared in constant time. */
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  let diff = 0;
-  for (let i = 0; i < SIGNATURE_BYTES; i++) diff |= a[i] ^ b[i];
-  return diff === 0;
 }
 
 function fail(reason: VerifyFailure): VerifyResult {

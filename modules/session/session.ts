@@ -26,7 +26,7 @@ import type { App, Handler } from '../http/app';
 import type { CookieOptions } from '../http/cookies';
 import type { Request } from '../http/request';
 import type { HandlerResult, Response } from '../http/response';
-import { DEFAULT_CACHE_SIZE, DEFAULT_LEEWAY, DEFAULT_MAX_LENGTH, KeyRing, MAX_CACHE_SIZE, signToken, verifyToken, type JwtKey, type JwtPayload, type VerifyFailure, type VerifyOptions } from './jwt';
+import { checkCacheSize, DEFAULT_LEEWAY, DEFAULT_MAX_LENGTH, KeyRing, signToken, verifyToken, type JwtKey, type JwtPayload, type VerifyFailure, type VerifyOptions } from './jwt';
 import { loadStoredKeys } from './keys';
 import { Revocations, userHash } from './revocation';
 
@@ -280,10 +280,7 @@ export class Session {
     this.idleTimeout = options.idleTimeout ?? 3_600;
     if (!(this.maxAge > 0 && this.maxAge <= MAX_SESSION_AGE)) throw new RangeError(`xsdot: session maxAge must be positive and at most ${MAX_SESSION_AGE} seconds`);
     if (!(this.idleTimeout >= 0)) throw new RangeError('xsdot: session idleTimeout must be 0 or positive');
-    const cacheSize = options.tokenCacheSize ?? DEFAULT_CACHE_SIZE;
-    if (!(Number.isInteger(cacheSize) && cacheSize >= 0 && cacheSize <= MAX_CACHE_SIZE)) {
-      throw new RangeError(`xsdot: session tokenCacheSize must be an integer from 0 to ${MAX_CACHE_SIZE}`);
-    }
+    const cacheSize = checkCacheSize(options.tokenCacheSize, 'session tokenCacheSize');
     const name = options.cookieName ?? 'session';
     this.cookieName = options.secure && !name.startsWith('__Host-') ? `__Host-${name}` : name;
     this.#cookie = { path: '/', httpOnly: true, sameSite: options.sameSite ?? 'Lax', secure: options.secure ?? false };
