@@ -1,5 +1,5 @@
 import { cookieValuesOf, cookieValuesIn } from './cookies';
-import { charCodeAt, isSpaceOrTab, isToken, slice, startsWith, toLowerCase } from './text';
+import { charCodeAt, isToken, slice, startsWith, toLowerCase } from './text';
 
 export { isToken };
 
@@ -9,11 +9,13 @@ export class Headers {
   readonly #fields: string[] = [];
 
   constructor(init?: Headers | Record<string, string> | Iterable<readonly [string, string]>) {
+    // Most are made empty (every request's and response's): no instanceof (a native call on XS).
+    if (init === undefined) return;
     if (init instanceof Headers) {
       for (const [name, value] of init) this.append(name, value);
-    } else if (init !== undefined && typeof (init as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    } else if (typeof (init as Iterable<unknown>)[Symbol.iterator] === 'function') {
       for (const [name, value] of init as Iterable<readonly [string, string]>) this.append(name, value);
-    } else if (init !== undefined) {
+    } else {
       for (const name of Object.keys(init)) this.append(name, (init as Record<string, string>)[name]);
     }
   }
@@ -126,11 +128,14 @@ export class ParsedHeaders extends Headers {
     const text = this.#text;
     if (text === undefined) return super.getLower(lower);
     const index = this.#index;
-    const length = lower.length;
+    const usual = USUAL_NAMES.get(lower);
+    const length = usual === undefined ? lower.length : usual.length;
     let joined: string | undefined;
-    for (let i = 0; i < index.length; i += 3) {
-      if (index[i + 1] - index[i] !== length || !ParsedHeaders.#named(this, text, index[i], lower)) continue;
-      const value = valueAt(text, index[i + 1] + 1, index[i + 2]);
+    for (let i = 0, end = index.length; i < end; i += 3) {
+      const start = index[i];
+      const colon = index[i + 1];
+      if (colon - start !== length || !ParsedHeaders.#named(this, text, start, lower, usual)) continue;
+      const value = valueAt(text, colon + 1, index[i + 2]);
       joined = joined === undefined ? value : joined + (lower === 'cookie' ? '; ' : ', ') + value;
     }
     return joined;
@@ -140,9 +145,13 @@ export class ParsedHeaders extends Headers {
     const text = this.#text;
     if (text === undefined) return super.countLower(lower);
     const index = this.#index;
-    const length = lower.length;
+    const usual = USUAL_NAMES.get(lower);
+    const length = usual === undefined ? lower.length : usual.length;
     let count = 0;
-    for (let i = 0; i < index.length; i += 3) if (index[i + 1] - index[i] === length && ParsedHeaders.#named(this, text, index[i], lower)) count++;
+    for (let i = 0, end = index.length; i < end; i += 3) {
+      const start = index[i];
+      if (index[i + 1] - start === length && ParsedHeaders.#named(this, text, start, lower, usual)) count++;
+    }
     return count;
   }
 
@@ -155,8 +164,8 @@ export class ParsedHeaders extends Headers {
     if (text === undefined) return cookieValuesOf(super.getLower('cookie'), name);
     const index = this.#index;
     const values: string[] = [];
-    for (let i = 0; i < index.length; i += 3) {
-      if (index[i + 1] - index[i] === 6 && ParsedHeaders.#named(this, text, index[i], 'cookie')) cookieValuesIn(text, index[i + 1] + 1, index[i + 2], name, values);
+    for (let i = 0, end = index.length; i < end; i += 3) {
+      if (index[i + 1] - index[i] === 6 && ParsedHeaders.#named(this, text, index[i], 'cookie', COOKIE)) cookieValuesIn(text, index[i + 1] + 1, index[i + 2], name, values);
     }
     return values;
   }
@@ -207,9 +216,8 @@ export class ParsedHeaders extends Headers {
    * in lower case, made once (most heads never need it). Static: XS gives every instance a slot per
    * private method. (Lengths are compared by the callers: on XS `text.length` boxes the string, 2 slots.)
    */
-  static #named(headers: ParsedHeaders, text: string, start: number, lower: string): boolean {
-    const usual = USUAL_NAMES.get(lower);
-    if (usual !== undefined && startsWith.call(text, usual, start)) return true;
+  static #named(headers: ParsedHeaders, text: string, start: number, lower: string, usual: UsualName | undefined): boolean {
+    if (usual !== undefined && startsWith.call(text, usual.name, start)) return true;
     if (startsWith.call(text, lower, start)) return true;
     // Equal letters differ at most in bit 0x20: a first character that differs otherwise cannot match.
     if ((charCodeAt.call(text, start) | 0x20) !== (charCodeAt.call(lower, 0) | 0x20)) return false;
@@ -234,19 +242,29 @@ export class ParsedHeaders extends Headers {
   }
 }
 
+/** A name's usual spelling and its length (on XS reading a string's `length` boxes it: 2 slots). */
+interface UsualName {
+  readonly name: string;
+  readonly length: number;
+}
+
 /**
  * How clients spell the names the server and its extensions look up (lower case → usual spelling):
  * found in place, without lowering the head. Read only (in flash when preloaded).
  */
-const USUAL_NAMES: ReadonlyMap<string, string> = new Map(['Host', 'Connection', 'Content-Length', 'Transfer-Encoding', 'Expect',
+const USUAL_NAMES: ReadonlyMap<string, UsualName> = new Map(['Host', 'Connection', 'Content-Length', 'Transfer-Encoding', 'Expect',
   'Cookie', 'Content-Type', 'Origin', 'Referer', 'Authorization', 'Accept-Encoding', 'If-None-Match', 'If-Modified-Since', 'Upgrade',
   'Sec-WebSocket-Key', 'Sec-WebSocket-Version', 'Last-Event-ID', 'X-CSRF-Token', 'Access-Control-Request-Method',
-  'Access-Control-Request-Headers'].map((name) => [name.toLowerCase(), name]));
+  'Access-Control-Request-Headers'].map((name) => [name.toLowerCase(), Object.freeze({ name, length: name.length })]));
+const COOKIE = USUAL_NAMES.get('cookie');
 
-/** The field value `text[start..end)` without the optional whitespace around it (RFC 9110 §5.5). */
+/**
+ * The field value `text[start..end)` without the optional whitespace around it (RFC 9110 §5.5). The
+ * SP/HT test is written out: every lookup of the server's own runs this, and a call costs on XS.
+ */
 function valueAt(text: string, start: number, end: number): string {
-  while (start < end && isSpaceOrTab(charCodeAt.call(text, start))) start++;
-  while (end > start && isSpaceOrTab(charCodeAt.call(text, end - 1))) end--;
+  for (let c = charCodeAt.call(text, start); start < end && (c === 0x20 || c === 0x09); c = charCodeAt.call(text, start)) start++;
+  for (let c = charCodeAt.call(text, end - 1); end > start && (c === 0x20 || c === 0x09); c = charCodeAt.call(text, end - 1)) end--;
   return slice.call(text, start, end);
 }
 

@@ -24,7 +24,8 @@ export class Response {
    * strings/bytes (streamed), or any other value, sent as JSON. A Content-Type in `headers` wins.
    */
   constructor(body?: unknown, status = 200, headers?: HeadersInit) {
-    if (!Number.isInteger(status) || status < 100 || status > 599) throw new RangeError(`xsdot: invalid HTTP status ${String(status)}`);
+    // Comparisons, not Number.isInteger (a native call on XS): every response is checked.
+    if (typeof status !== 'number' || !(status >= 100 && status <= 599) || status % 1 !== 0) throw new RangeError(`xsdot: invalid HTTP status ${String(status)}`);
     this.status = status;
     this.headers = new Headers(headers);
     Response.#setBody(this, body, TEXT);
