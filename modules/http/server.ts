@@ -230,6 +230,9 @@ let protocols: WeakMap<Connection, Protocol> | undefined;
  */
 let streams: WeakMap<object, RequestBody> | undefined;
 
+/** The client key of each connection (address.ts), worked out only when a server is at its connection cap. */
+let clients: WeakMap<Connection, string> | undefined;
+
 /**
  * One client connection: read → parse → handle → write, one request at a time; or, taken over, a Channel.
  * Its methods are not #private: XS gives every instance a slot per private method (26 a connection). The
@@ -237,7 +240,6 @@ let streams: WeakMap<object, RequestBody> | undefined;
  */
 class Connection implements Channel {
   readonly #server: Server;
-  readonly #limits: Limits;
   readonly #socket: TCPSocket;
   readonly #parser: RequestParser;
   #phase: Phase = 'idle';
@@ -245,7 +247,8 @@ class Connection implements Channel {
   #readable = 0;
   /** Bytes the socket said it can take now. */
   #writable = 0;
-  #queue: Uint8Array[] = [];
+  /** Bytes waiting for the socket, in order; undefined when none (most responses are written at once). */
+  #queue: Uint8Array[] | undefined;
   #drained: (() => void) | undefined;
   /**
    * When the current phase times out (`runtime().monotonic()` ms); 0 while nothing can time out. The
@@ -257,11 +260,9 @@ class Connection implements Channel {
   #sentContinue = false;
   /** The peer closed its side (or the connection failed): no more bytes will arrive. */
   #peerClosed = false;
-  #client: string | undefined;
 
   constructor(server: Server, TCP: TCPConstructor, from: unknown) {
     this.#server = server;
-    this.#limits = server.limits;
     this.#parser = new RequestParser(server.limits);
     this.#socket = new TCP({
       from,
@@ -272,7 +273,7 @@ class Connection implements Channel {
       onWritable: Connection.#socketWritable,
       onError: Connection.#socketError,
     });
-    this.arm(this.#limits.idleTimeout);
+    this.arm(server.limits.idleTimeout);
   }
 
   // The socket callbacks, shared by every connection: the socket's `target` is the connection.
@@ -290,7 +291,10 @@ class Connection implements Channel {
 
   /** The client key of the peer (address.ts), worked out only when the server is at its connection cap. */
   get client(): string {
-    return (this.#client ??= clientGroup(this.#socket.remoteAddress));
+    clients ??= new WeakMap();
+    let client = clients.get(this);
+    if (client === undefined) clients.set(this, client = clientGroup(this.#socket.remoteAddress));
+    return client;
   }
 
   /** How readily fairness.ts may close this connection: idle 3, receiving 2, sending 1, handling or closed 0. */
@@ -314,7 +318,7 @@ class Connection implements Channel {
     const protocol = this.#phase === 'live' ? protocols?.get(this) : undefined;
     this.#phase = 'closed';
     this.disarm();
-    this.#queue.length = 0;
+    this.#queue = undefined;
     this.#drained?.();
     this.failBody('the connection closed before the end of the body');
     this.#server.forget(this);
@@ -355,16 +359,17 @@ class Connection implements Channel {
     try {
       for (;;) {
         const wants = this.#parser.wants;
-        if (this.#readable > 0 && wants > 0) {
-          const bytes = this.#socket.read(Math.min(this.#readable, wants));
-          const length = bytes === undefined ? 0 : bytes.byteLength;
-          this.#readable = length === 0 ? 0 : Math.max(0, this.#readable - length);
-          if (bytes !== undefined && length > 0) {
+        if (wants > 0) {
+          // Declared in this block: XS's collector keeps what a variable of a live block holds, and the
+          // bytes read must not stay alive while the request is answered (measured: 4 concurrent
+          // GET /me need 116 more chunk bytes when they do).
+          const bytes = this.readSocket(wants);
+          if (bytes !== undefined) {
             if (this.#phase === 'idle') {
               this.#phase = 'receiving';
-              this.arm(this.#limits.requestTimeout);
+              this.arm(this.#server.limits.requestTimeout);
             }
-            this.#parser.push(new Uint8Array(bytes));
+            this.#parser.push(bytes);
           }
         }
         const request = this.#parser.next();
@@ -417,7 +422,7 @@ class Connection implements Channel {
     this.#sentContinue = false;
     this.#served++;
     const request = parsed.head.streamLimit === undefined
-      ? new Request(parsed.head, parsed.body, this.#socket.remoteAddress, this.#limits)
+      ? new Request(parsed.head, parsed.body, this.#socket.remoteAddress, this.#server.limits)
       : this.streamedRequest(parsed.head, parsed.head.streamLimit);
     // A request for another name (DNS rebinding) or with an invalid Host is answered without routing.
     const refused = this.#server.authorityStatus(parsed.head);
@@ -439,7 +444,7 @@ class Connection implements Channel {
     if (this.isClosed) return false;
     // A half-closed peer keeps its keep-alive: requests it pipelined before its FIN are answered too.
     if (response instanceof TakeoverResponse && request.method !== 'HEAD') return this.takeOver(response);
-    const keepAlive = this.endBody() && wantsKeepAlive && !this.#server.closing && this.#served < this.#limits.maxRequestsPerConnection;
+    const keepAlive = this.endBody() && wantsKeepAlive && !this.#server.closing && this.#served < this.#server.limits.maxRequestsPerConnection;
     this.#phase = 'sending';
     const sent = this.sendResponse(response, request.method, request.version, keepAlive);
     if (isThenable(sent)) {
@@ -466,11 +471,22 @@ class Connection implements Channel {
   feed(): void {
     const protocol = protocols?.get(this);
     while (this.#readable > 0 && protocol !== undefined && this.#phase === 'live') {
-      const bytes = this.#socket.read(Math.min(this.#readable, TAKEOVER_READ));
-      const length = bytes === undefined ? 0 : bytes.byteLength;
-      this.#readable = length === 0 ? 0 : Math.max(0, this.#readable - length);
-      if (bytes !== undefined && length > 0) protocol.onData(new Uint8Array(bytes));
+      const bytes = this.readSocket(TAKEOVER_READ);
+      if (bytes !== undefined) protocol.onData(bytes);
     }
+  }
+
+  /**
+   * Up to `max` of the bytes the socket said it holds, or undefined when it holds (or gave) none.
+   * Comparisons, not Math.min/max: each is a native call on XS, and this runs for every read.
+   */
+  readSocket(max: number): Uint8Array | undefined {
+    const readable = this.#readable;
+    if (readable <= 0) return undefined;
+    const bytes = this.#socket.read(readable < max ? readable : max);
+    const length = bytes === undefined ? 0 : bytes.byteLength;
+    this.#readable = length === 0 || length >= readable ? 0 : readable - length;
+    return length === 0 ? undefined : new Uint8Array(bytes as ArrayBuffer);
   }
 
   /** Channel: queues bytes of the protocol that took the connection over, and writes what the socket takes. */
@@ -481,8 +497,9 @@ class Connection implements Channel {
 
   /** Channel: bytes queued, not yet written. */
   get queued(): number {
+    const queue = this.#queue;
     let total = 0;
-    for (const piece of this.#queue) total += piece.length;
+    if (queue !== undefined) for (let i = 0; i < queue.length; i++) total += queue[i].length;
     return total;
   }
 
@@ -510,25 +527,21 @@ class Connection implements Channel {
         this.flush();
       },
     };
-    const body = new RequestBody(source, chunked ? undefined : head.contentLength, limit, this.#limits.maxBody, this.#parser.takeBuffered());
+    const body = new RequestBody(source, chunked ? undefined : head.contentLength, limit, this.#server.limits.maxBody, this.#parser.takeBuffered());
     (streams ??= new WeakMap()).set(this, body);
-    return new StreamedRequest(head, this.#socket.remoteAddress, this.#limits, body);
+    return new StreamedRequest(head, this.#socket.remoteAddress, this.#server.limits, body);
   }
 
   /** Up to `max` body bytes the socket holds; else undefined, with the request timeout running until more arrive. */
   readBody(max: number): Uint8Array | undefined {
     if (this.isClosed) throw new BodyStreamError('xsdot: the connection closed before the end of the body');
-    if (this.#readable > 0) {
-      const bytes = this.#socket.read(Math.min(this.#readable, max));
-      const length = bytes === undefined ? 0 : bytes.byteLength;
-      this.#readable = length === 0 ? 0 : Math.max(0, this.#readable - length);
-      if (bytes !== undefined && length > 0) {
-        this.disarm();
-        return new Uint8Array(bytes);
-      }
+    const bytes = this.readSocket(max);
+    if (bytes !== undefined) {
+      this.disarm();
+      return bytes;
     }
     if (this.#peerClosed) throw new BodyStreamError('xsdot: the client closed its side before the end of the body');
-    this.arm(this.#limits.requestTimeout);
+    this.arm(this.#server.limits.requestTimeout);
     return undefined;
   }
 
@@ -560,7 +573,7 @@ class Connection implements Channel {
     // Bytes of a pipelined request already here count against the request timeout, not the idle one.
     const pipelined = this.#parser.hasPartialRequest;
     this.#phase = pipelined ? 'receiving' : 'idle';
-    this.arm(pipelined ? this.#limits.requestTimeout : this.#limits.idleTimeout);
+    this.arm(pipelined ? this.#server.limits.requestTimeout : this.#server.limits.idleTimeout);
     return true;
   }
 
@@ -595,16 +608,18 @@ class Connection implements Channel {
     const connection: ConnectionField = !keepAlive ? 'close' : version === '1.0' ? 'keep-alive' : 'none';
     // A small body goes out with its head in one write: two small writes wait for the client's
     // delayed ACK (Nagle), ~40 ms per response on Moddable's Linux sockets.
-    const inline = !noBody && bytes !== undefined && bytes.length <= COALESCE_BYTES ? bytes : undefined;
-    const other = encodeFields(response.headers);
+    // Read once: on XS a typed array's `length` is a native call.
+    const size = bytes !== undefined ? bytes.length : sized > 0 ? sized : 0;
+    const inline = !noBody && bytes !== undefined && size <= COALESCE_BYTES ? bytes : undefined;
+    const fields = encodeFields(response.headers);
     let buffer = this.#server.headBuffer();
-    const length = writeHead(buffer, response.status, response.headers, other, framing, bytes?.length ?? Math.max(sized, 0), connection, inline);
-    if (length > buffer.length) {
+    const length = writeHead(buffer, response.status, fields, framing, size, connection, inline);
+    if (length > HEAD_BUFFER_BYTES) {
       buffer = new Uint8Array(length);
-      writeHead(buffer, response.status, response.headers, other, framing, bytes?.length ?? Math.max(sized, 0), connection, inline);
+      writeHead(buffer, response.status, fields, framing, size, connection, inline);
     }
     this.writeNow(buffer, length);
-    if (!noBody && inline === undefined && bytes !== undefined && bytes.length > 0) this.enqueue(bytes);
+    if (!noBody && inline === undefined && bytes !== undefined && size > 0) this.enqueue(bytes);
     if (streamed) return this.sendStream(body as Iterable<BodyChunk> | AsyncIterable<BodyChunk>, noBody, framing === 'chunked', keepAlive);
     return this.finish(keepAlive);
   }
@@ -619,7 +634,7 @@ class Connection implements Channel {
   finish(keepAlive: boolean): boolean | Promise<boolean> {
     this.flush();
     // A closure only when the answer waits for the socket: most are written at once.
-    return this.#queue.length > 0 ? this.whenDrained().then(() => this.closeUnless(keepAlive)) : this.closeUnless(keepAlive);
+    return this.#queue !== undefined ? this.whenDrained().then(() => this.closeUnless(keepAlive)) : this.closeUnless(keepAlive);
   }
 
   /** Closes unless kept alive; true while the connection is open. */
@@ -639,7 +654,7 @@ class Connection implements Channel {
         this.enqueue(bytes);
         if (chunked) this.enqueue(CRLF);
         this.flush();
-        if (this.#queue.length > 0) await this.whenDrained();
+        if (this.#queue !== undefined) await this.whenDrained();
         if (this.isClosed) return false;
       }
     } catch (error) {
@@ -658,7 +673,7 @@ class Connection implements Channel {
    */
   writeNow(buffer: Uint8Array, length: number): void {
     if (this.isClosed) return;
-    if (this.#queue.length === 0 && length <= this.#writable) {
+    if (this.#queue === undefined && length <= this.#writable) {
       try {
         this.#socket.write(length === buffer.length ? buffer : buffer.subarray(0, length));
       } catch {
@@ -668,11 +683,11 @@ class Connection implements Channel {
       this.#writable -= length;
       return;
     }
-    this.#queue.push(buffer === this.#server.headBuffer() ? buffer.slice(0, length) : buffer);
+    this.enqueue(buffer === this.#server.headBuffer() ? buffer.slice(0, length) : buffer);
   }
 
   enqueue(bytes: Uint8Array): void {
-    if (!this.isClosed) this.#queue.push(bytes);
+    if (!this.isClosed) (this.#queue ??= []).push(bytes);
   }
 
   whenDrained(): Promise<void> {
@@ -685,27 +700,30 @@ class Connection implements Channel {
   flush(): void {
     if (this.isClosed) return;
     let progressed = false;
+    const queue = this.#queue;
     try {
-      while (this.#queue.length > 0 && this.#writable > 0) {
-        const piece = this.#queue[0];
-        const count = Math.min(piece.length, this.#writable);
-        this.#socket.write(count === piece.length ? piece : piece.subarray(0, count));
+      while (queue !== undefined && queue.length > 0 && this.#writable > 0) {
+        const piece = queue[0];
+        const length = piece.length;
+        const count = length < this.#writable ? length : this.#writable;
+        this.#socket.write(count === length ? piece : piece.subarray(0, count));
         this.#writable -= count;
-        if (count === piece.length) this.#queue.shift();
-        else this.#queue[0] = piece.subarray(count);
+        if (count === length) queue.shift();
+        else queue[0] = piece.subarray(count);
         progressed = true;
       }
     } catch {
       this.close();
       return;
     }
-    if (this.#queue.length > 0) {
+    if (queue !== undefined && queue.length > 0) {
       // Bytes wait for the client: the send timeout restarts with each progress (once per flush, not
       // per write). While a request is still arriving, its own timeout stays in charge; a protocol
       // that took the connection over keeps its own.
-      if (this.#phase !== 'live' && (this.deadline === 0 || (progressed && this.#phase === 'sending'))) this.arm(this.#limits.sendTimeout);
+      if (this.#phase !== 'live' && (this.deadline === 0 || (progressed && this.#phase === 'sending'))) this.arm(this.#server.limits.sendTimeout);
       return;
     }
+    this.#queue = undefined;
     if (this.#phase === 'sending') this.disarm();
     const drained = this.#drained;
     this.#drained = undefined;

@@ -29,8 +29,8 @@ interface Budget {
 
 /** Per request of the peer app, one connection each. */
 const PEER_BUDGETS: Record<string, Budget> = {
-  '/': { slots: 142, chunks: 420 },
-  '/me': { slots: 208, chunks: 1_900 },
+  '/': { slots: 130, chunks: 420 },
+  '/me': { slots: 185, chunks: 1_580 },
 };
 
 /**
@@ -50,24 +50,24 @@ const PEER_BUDGETS: Record<string, Budget> = {
  * 27 slots and 230–440 chunk bytes off each kind that reads a session from a cookie it verified before.
  */
 const LOGIN_BUDGETS: Record<string, Budget> = {
-  'home×1': { slots: 535, chunks: 18_590 },
-  'home×4': { slots: 513, chunks: 19_220 },
-  'session×1': { slots: 296, chunks: 6_700 },
-  'session×4': { slots: 272, chunks: 7_290 },
-  'write×1': { slots: 558, chunks: 20_950 },
-  'write×4': { slots: 534, chunks: 21_280 },
-  'static×1': { slots: 454, chunks: 7_080 },
-  'static×4': { slots: 376, chunks: 7_030 },
-  'settings×1': { slots: 800, chunks: 38_280 },
-  'settings×4': { slots: 722, chunks: 38_480 },
+  'home×1': { slots: 524, chunks: 18_340 },
+  'home×4': { slots: 502, chunks: 18_970 },
+  'session×1': { slots: 285, chunks: 6_350 },
+  'session×4': { slots: 261, chunks: 6_940 },
+  'write×1': { slots: 547, chunks: 20_580 },
+  'write×4': { slots: 523, chunks: 20_920 },
+  'static×1': { slots: 445, chunks: 7_080 },
+  'static×4': { slots: 367, chunks: 7_030 },
+  'settings×1': { slots: 791, chunks: 37_930 },
+  'settings×4': { slots: 713, chunks: 38_130 },
   // A static file (GET /static/style.css, 739 B from a memory source: app/assets.ts, modules/http/static.ts),
   // its 304 revalidation, and an 8 KiB multipart upload streamed through request.stream (bench/fit/entry.ts).
-  'asset×1': { slots: 1_423, chunks: 11_240 },
-  'asset×4': { slots: 1_160, chunks: 11_200 },
-  'asset304×1': { slots: 924, chunks: 7_760 },
-  'asset304×4': { slots: 767, chunks: 7_770 },
-  'upload×1': { slots: 2_455, chunks: 22_870 },
-  'upload×4': { slots: 2_092, chunks: 22_110 },
+  'asset×1': { slots: 1_408, chunks: 11_240 },
+  'asset×4': { slots: 1_145, chunks: 11_200 },
+  'asset304×1': { slots: 909, chunks: 7_760 },
+  'asset304×4': { slots: 752, chunks: 7_770 },
+  'upload×1': { slots: 2_430, chunks: 22_870 },
+  'upload×4': { slots: 2_067, chunks: 22_110 },
 };
 
 /**
@@ -76,13 +76,13 @@ const LOGIN_BUDGETS: Record<string, Budget> = {
  * the remember-me cookie (verify, load, a new session cookie minted); `preflight` goes through the 405 path.
  */
 const EXTENSION_BUDGETS: Record<string, Budget> = {
-  login: { slots: 305, chunks: 2_690 },
-  'login-redirect': { slots: 308, chunks: 2_220 },
-  remember: { slots: 530, chunks: 6_380 },
-  basic: { slots: 329, chunks: 3_020 },
-  token: { slots: 273, chunks: 2_440 },
-  cors: { slots: 188, chunks: 1_600 },
-  preflight: { slots: 339, chunks: 4_130 },
+  login: { slots: 292, chunks: 2_500 },
+  'login-redirect': { slots: 297, chunks: 1_990 },
+  remember: { slots: 517, chunks: 6_160 },
+  basic: { slots: 320, chunks: 3_020 },
+  token: { slots: 264, chunks: 2_440 },
+  cors: { slots: 175, chunks: 1_600 },
+  preflight: { slots: 322, chunks: 4_130 },
 };
 
 /**
@@ -92,20 +92,21 @@ const EXTENSION_BUDGETS: Record<string, Budget> = {
  * For comparison, an idle keep-alive HTTP connection keeps 40 slots + 7 chunk bytes.
  */
 const LIVE_BUDGETS: Record<string, Budget> = {
-  sse: { slots: 67, chunks: 13 },
-  'sse-awaiting': { slots: 199, chunks: 890 },
-  websocket: { slots: 91, chunks: 37 },
-  'websocket-awaiting': { slots: 289, chunks: 2_330 },
+  sse: { slots: 63, chunks: 13 },
+  'sse-awaiting': { slots: 195, chunks: 890 },
+  websocket: { slots: 87, chunks: 37 },
+  'websocket-awaiting': { slots: 285, chunks: 2_330 },
 };
 
 /**
  * 4 concurrent GET /me of the peer app (10 rounds after boot and a login) complete in this fixed heap. They
- * need 998 slots and ~6,880 chunk bytes, of which the regular expressions that check a request's syntax
+ * need 975 slots and ~6,880 chunk bytes, of which the regular expressions that check a request's syntax
  * natively (modules/http/text.ts), compiled by the first request and kept, are 1.75 KB (routes sharing
  * their app's hook and method lists took 25 slots and ~390 bytes off; the session ring's verified-token
- * cache, its MAC table and the one cookie it remembers, adds 21 slots and ~240 bytes).
+ * cache, its MAC table and the one cookie it remembers, adds 21 slots and ~240 bytes; a connection with
+ * no queue array, limits or client fields, 23 slots off).
  */
-const PEER_CONCURRENT_HEAP = { heap: 1_020, chunk: 6_900 };
+const PEER_CONCURRENT_HEAP = { heap: 1_000, chunk: 6_900 };
 
 async function fitHost(skip: (message: string) => void): Promise<string | undefined> {
   try {
@@ -183,6 +184,6 @@ test('memory budgets: an idle Server-Sent Events stream and an idle WebSocket', 
 });
 
 test('allocation budgets: a heavier request path fails, naming the figure', () => {
-  assert.deepEqual(within('peer GET /', { slots: 143, chunks: 10 }, PEER_BUDGETS['/']), ['peer GET /: 143 slots allocated per request, budget 142']);
+  assert.deepEqual(within('peer GET /', { slots: 131, chunks: 10 }, PEER_BUDGETS['/']), ['peer GET /: 131 slots allocated per request, budget 130']);
   assert.deepEqual(within('x', { slots: 1, chunks: 99_999 }, { slots: 1, chunks: 1 }), ['x: 99999 chunk bytes allocated per request, budget 1']);
 });
