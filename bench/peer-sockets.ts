@@ -15,6 +15,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { onCpu } from './cpu';
 
 export interface SocketArgs {
   /** The x-cli-lin bench executable (bench/moddable), serving with XSDOT_PORT. */
@@ -28,6 +29,8 @@ export interface SocketArgs {
   env: Record<string, string>;
   seconds: number;
   repeats: number;
+  /** The CPU wrk runs on (bench/cpu.ts), apart from the servers'; undefined: anywhere. */
+  clientCpu?: number;
 }
 
 export type SocketMode = 'keep-alive' | 'close';
@@ -103,12 +106,13 @@ async function start(side: 'xsdot' | 'microdot', args: SocketArgs): Promise<Star
 }
 
 /** wrk for `seconds`: requests answered 2xx, and the others. */
-function wrk(port: number, route: string, mode: SocketMode, cookie: string, seconds: number): { requests: number; errors: number } {
+function wrk(port: number, route: string, mode: SocketMode, cookie: string, seconds: number, cpu: number | undefined): { requests: number; errors: number } {
   const args = ['-t1', '-c4', `-d${seconds}s`, '--timeout', '2s'];
   if (route === '/me') args.push('-H', `Cookie: ${cookie}`);
   if (mode === 'close') args.push('-H', 'Connection: close');
   args.push(`http://127.0.0.1:${port}${route}`);
-  const run = spawnSync('wrk', args, { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
+  const [command, commandArgs] = onCpu(cpu, 'wrk', args);
+  const run = spawnSync(command, commandArgs, { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
   if (run.status !== 0) throw new Error(`wrk: ${run.stderr || run.error}`);
   const total = Number(/(\d+) requests in/.exec(run.stdout)?.[1] ?? NaN);
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(run.stdout)?.[1] ?? 0);
@@ -139,7 +143,7 @@ async function idleCpuNs(started: Started, connections: number, seconds: number)
 async function measure(side: 'xsdot' | 'microdot', started: Started, route: '/' | '/me', mode: SocketMode, args: SocketArgs): Promise<SocketRun> {
   const pid = started.child.pid as number;
   const before = cpuNs(pid);
-  const { requests, errors } = wrk(started.port, route, mode, started.cookie, args.seconds);
+  const { requests, errors } = wrk(started.port, route, mode, started.cookie, args.seconds, args.clientCpu);
   const cpu = cpuNs(pid) - before;
   // Idle for less than the server's idle timeout (5 s), so the silent connections stay open.
   const idleSeconds = Math.min(args.seconds, 4);

@@ -29,6 +29,9 @@
  *   window, revocation id), which microdot's lacks.
  * Where this kernel cannot run 32-bit programs, they run under qemu-i386 (allocation and heap figures
  * are counts, the same under emulation; no CPU figure is taken from them).
+ *
+ * Every timed process (both frameworks' loops and servers) runs on one CPU, wrk on another
+ * (bench/cpu.ts: these VMs' CPUs differ in speed); `XSDOT_BENCH_CPU` picks it, `none` pins nothing.
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,6 +46,7 @@ import type { PeerTiming } from './peer-timing';
 import type { SocketArgs, SocketRun } from './peer-sockets';
 import { BENCH_DIR, num, table, writeResults } from './report';
 import { runInXsnap } from './xsnap';
+import { pinBenchCpu } from './cpu';
 import { PEER_KEY } from './peer-exchange';
 import { installRuntime } from '../modules/runtime';
 import { KeyRing, signToken } from '../modules/session/jwt';
@@ -179,8 +183,10 @@ async function main(): Promise<void> {
   ]);
   const mpRaw32 = (route: string) => mp32.find((r) => r.mode === 'raw' && r.route === route)?.alloc_bytes_per_req;
 
-  // CPU: alternate the sides, medians of the repetitions.
+  // CPU: alternate the sides, medians of the repetitions, every timed process on one CPU.
   const cli = await buildCli();
+  const cpus = pinBenchCpu();
+  console.log(typeof cpus === 'string' ? `timed processes not pinned to a CPU: ${cpus}` : `timed processes on CPU ${cpus.timed}${cpus.client === undefined ? '' : `, wrk on CPU ${cpus.client}`}`);
   console.log(`in-process CPU, ${REPEATS} alternating repetitions${typeof cli === 'string' ? '' : ' (with the x-cli-lin build)'}…`);
   const xsUs: Record<string, number[]> = { '/': [], '/me': [], '/me uncached': [] };
   const cliUs: Record<string, number[]> = { '/': [], '/me': [], '/me uncached': [] };
@@ -200,7 +206,7 @@ async function main(): Promise<void> {
   let sockets: SocketRun[] | string = typeof cli === 'string' ? cli : [];
   if (typeof cli !== 'string') {
     console.log(`socket CPU on x-cli-lin and microdot, ${REPEATS} alternating repetitions of ${SOCKET_SECONDS} s per route and mode…`);
-    sockets = await socketCpu(p, cli, REPEATS, SOCKET_SECONDS);
+    sockets = await socketCpu(p, cli, REPEATS, SOCKET_SECONDS, typeof cpus === 'string' ? undefined : cpus.client);
   }
   const socketUs = (side: SocketRun['side'], route: SocketRun['route'], mode: SocketRun['mode']): number | undefined => {
     if (typeof sockets === 'string') return undefined;
@@ -242,7 +248,7 @@ async function main(): Promise<void> {
     rows.map((r) => [r.figure + (r.note ? ` — ${r.note}` : ''), r.unit, num(r.xsdot ?? undefined, r.unit === 'µs' ? 1 : 0), num(r.microdot ?? undefined, r.unit === 'µs' ? 1 : 0), r.ratio === null ? '—' : `${r.ratio.toFixed(2)}×`])));
   if (p.emulated32) console.log('\n32-bit MicroPython ran under qemu-i386 (counts only).');
   console.log(`(${((performance.now() - startedAt) / 1000).toFixed(0)} s)`);
-  const file = writeResults('peers', { date: new Date().toISOString(), rows, raw: { xsAlloc, mpStats, mpSearch, mp32, xsUs, cliUs, mpUs, sockets } });
+  const file = writeResults('peers', { date: new Date().toISOString(), rows, raw: { cpus, xsAlloc, mpStats, mpSearch, mp32, xsUs, cliUs, mpUs, sockets } });
   console.log(`JSON: ${file}`);
 }
 
@@ -284,11 +290,11 @@ async function runCli(cli: { executable: string }): Promise<PeerTiming[]> {
  * bench/peer-sockets.ts in a private network namespace (`unshare -n`, or `-rn` when not root, then
  * `ip link set lo up`): the x-cli-lin server and microdot over loopback sockets. Its runs, or why not.
  */
-async function socketCpu(p: Peers, cli: { executable: string }, repeats: number, seconds: number): Promise<SocketRun[] | string> {
+async function socketCpu(p: Peers, cli: { executable: string }, repeats: number, seconds: number, clientCpu: number | undefined): Promise<SocketRun[] | string> {
   const data = mkdtempSync(join(tmpdir(), 'xsdot-peers-'));
   const args: SocketArgs = {
     cli: cli.executable, data, micropython: p.micropython, scripts: p.scripts, cwd: join(p.dir, 'app'),
-    env: { MICROPYPATH: p.env.MICROPYPATH as string }, seconds, repeats,
+    env: { MICROPYPATH: p.env.MICROPYPATH as string }, seconds, repeats, clientCpu,
   };
   const root = process.getuid?.() === 0;
   const node = `exec '${process.execPath}' --import tsx '${join(BENCH_DIR, 'peer-sockets.ts')}' '${JSON.stringify(args)}'`;
