@@ -40,6 +40,7 @@ import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { buildFitHost } from '../hosts/xs/fit/build';
 import { testBuildPath, typecheckBuild } from '../scripts/mcconfig-tsc/index';
+import { buildAssets } from '../scripts/assets';
 import { bundleFitEntry, describeRun, runFit, type FitRun } from '../hosts/xs/fit/run';
 import type { PeerFitResult } from './fit/peer-entry';
 import type { PeerTiming } from './peer-timing';
@@ -264,6 +265,8 @@ async function buildCli(): Promise<string | { executable: string }> {
   mkdirSync(outDir, { recursive: true });
   console.log('building bench/moddable for x-cli-lin…');
   try {
+    // The app's manifest includes the login app's static files as resources (scripts/assets.ts).
+    buildAssets(join(ROOT, 'app', 'static'), join(ROOT, 'build', 'assets', 'login'), 'login');
     // Types stripped per module (scripts/mcconfig-tsc), then the build type-checked once.
     await run(join(tools, 'mcconfig'), ['-m', '-p', 'x-cli-lin', '-t', 'build', '-o', outDir, join(BENCH_DIR, 'moddable', 'manifest.json')], {
       cwd: ROOT, env: { ...process.env, PATH: testBuildPath(tools) }, maxBuffer: 64 << 20,
