@@ -15,58 +15,44 @@ export type Framing = 'length' | 'chunked' | 'none';
 export type ConnectionField = 'close' | 'keep-alive' | 'upgrade' | 'none';
 
 const EMPTY = new Uint8Array(0);
-
-/**
- * A constant piece of a head: its bytes and their length. On XS a typed array's `length` is a native
- * getter call, and a head is a dozen pieces: each length is read once, when the module loads.
- */
-interface Piece {
-  readonly bytes: Uint8Array;
-  readonly length: number;
-}
-
-function piece(text: string): Piece {
-  const bytes = latin1Bytes(text);
-  return Object.freeze({ bytes, length: bytes.length });
-}
-
-const CONTENT_LENGTH = piece('Content-Length: ');
-const CHUNKED = piece('Transfer-Encoding: chunked\r\n');
-const CLOSE = piece('Connection: close\r\n');
-const KEEP_ALIVE = piece('Connection: keep-alive\r\n');
-const UPGRADE = piece('Connection: Upgrade\r\n');
+const CONTENT_LENGTH = latin1Bytes('Content-Length: ');
+const CHUNKED = latin1Bytes('Transfer-Encoding: chunked\r\n');
+const CLOSE = latin1Bytes('Connection: close\r\n');
+const KEEP_ALIVE = latin1Bytes('Connection: keep-alive\r\n');
+const UPGRADE = latin1Bytes('Connection: Upgrade\r\n');
 
 /** The statuses STATUS_TEXT names, and the status line of each (the server speaks HTTP/1.1 to every 1.x client, RFC 9110 §6.2). */
 const STATUS_CODES: readonly number[] = Object.freeze(Object.keys(STATUS_TEXT).map(Number));
-const STATUS_LINES: readonly Piece[] = Object.freeze(STATUS_CODES.map((status) => piece(`HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\n`)));
+const STATUS_LINES: readonly Uint8Array[] = Object.freeze(STATUS_CODES.map((status) => latin1Bytes(`HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\n`)));
 const STATUS_OK = STATUS_CODES.indexOf(200);
 
 /** Fields the server writes itself, from the body it sends: never copied from the app's headers. */
 const FRAMING_FIELDS: readonly string[] = Object.freeze(['content-length', 'transfer-encoding', 'connection']);
 
 /** A field line the framework sets itself, pre-encoded. */
-interface KnownLine extends Piece {
+interface KnownLine {
   readonly lower: string;
   readonly name: string;
+  readonly bytes: Uint8Array;
 }
 
 /**
- * The lines the framework sets itself: the Content-Type of each body Response makes (response.ts), and
- * what a session answer carries (session.ts: `Vary: Cookie`, `Cache-Control: private`). At most 31.
+ * The lines the framework sets itself, `[name, value]`: the Content-Type of each body Response makes
+ * (response.ts), and what a session answer carries (session.ts). Their values differ. At most 31.
  */
-const KNOWN_LINES: readonly KnownLine[] = Object.freeze([
+const KNOWN_FIELDS: readonly (readonly [string, string])[] = Object.freeze([
   ['Content-Type', 'text/plain; charset=utf-8'],
   ['Content-Type', 'text/html; charset=utf-8'],
   ['Content-Type', 'application/json'],
   ['Content-Type', 'application/octet-stream'],
   ['Vary', 'Cookie'],
   ['Cache-Control', 'private'],
-].map(([name, value]) => Object.freeze({ ...piece(`${name}: ${value}\r\n`), lower: name.toLowerCase(), name })));
+] as const);
+const KNOWN_LINES: readonly KnownLine[] = Object.freeze(KNOWN_FIELDS.map(([name, value]) =>
+  Object.freeze({ lower: name.toLowerCase(), name, bytes: latin1Bytes(`${name}: ${value}\r\n`) })));
 
-/** Each known line's index, by its value (the values differ). */
-const KNOWN_BY_VALUE: ReadonlyMap<string, number> = new Map([
-  'text/plain; charset=utf-8', 'text/html; charset=utf-8', 'application/json', 'application/octet-stream', 'Cookie', 'private',
-].map((value, k) => [value, k]));
+/** Each known line's index, by its value. */
+const KNOWN_BY_VALUE: ReadonlyMap<string, number> = new Map(KNOWN_FIELDS.map(([, value], k) => [value, k]));
 
 /** The index of the known line `raw[i..i+3)` is, or -1. */
 function knownLine(raw: readonly string[], i: number): number {
@@ -106,9 +92,10 @@ export function encodeFields(fields: Headers | undefined): number | EncodedField
   return others === '' ? known : { known, others: runtime().utf8Encode(others) };
 }
 
-/** Copies `length` bytes to `out` at `at` when they fit in `capacity` (`out.length`); returns the position after them either way. */
-function put(out: Uint8Array, capacity: number, at: number, bytes: Uint8Array, length: number): number {
-  if (at + length <= capacity) out.set(bytes, at);
+/** Copies `bytes` to `out` at `at` when they fit; returns the position after them either way. */
+function put(out: Uint8Array, at: number, bytes: Uint8Array): number {
+  const length = bytes.length;
+  if (at + length <= out.length) out.set(bytes, at);
   return at + length;
 }
 
@@ -131,18 +118,13 @@ export function writeHead(out: Uint8Array, status: number, fields: number | Enco
   const capacity = out.length;
   // Nearly every response is a 200: no search for its line.
   const known = status === 200 ? STATUS_OK : STATUS_CODES.indexOf(status);
-  let at: number;
-  if (known >= 0) at = put(out, capacity, 0, STATUS_LINES[known].bytes, STATUS_LINES[known].length);
-  else {
-    const line = latin1Bytes(`HTTP/1.1 ${status} \r\n`);
-    at = put(out, capacity, 0, line, line.length);
-  }
+  let at = put(out, 0, known >= 0 ? STATUS_LINES[known] : latin1Bytes(`HTTP/1.1 ${status} \r\n`));
   for (let k = 0, rest = typeof fields === 'number' ? fields : fields.known; rest !== 0; k++, rest >>>= 1) {
-    if ((rest & 1) !== 0) at = put(out, capacity, at, KNOWN_LINES[k].bytes, KNOWN_LINES[k].length);
+    if ((rest & 1) !== 0) at = put(out, at, KNOWN_LINES[k].bytes);
   }
-  if (typeof fields !== 'number') at = put(out, capacity, at, fields.others, fields.others.length);
+  if (typeof fields !== 'number') at = put(out, at, fields.others);
   if (framing === 'length') {
-    at = put(out, capacity, at, CONTENT_LENGTH.bytes, CONTENT_LENGTH.length);
+    at = put(out, at, CONTENT_LENGTH);
     const digits = digitCount(length);
     if (at + digits + 2 <= capacity) {
       for (let i = at + digits - 1, rest = length; i >= at; i--) {
@@ -155,18 +137,15 @@ export function writeHead(out: Uint8Array, status: number, fields: number | Enco
     }
     at += digits + 2;
   } else if (framing === 'chunked') {
-    at = put(out, capacity, at, CHUNKED.bytes, CHUNKED.length);
+    at = put(out, at, CHUNKED);
   }
-  if (connection !== 'none') {
-    const line = connection === 'close' ? CLOSE : connection === 'keep-alive' ? KEEP_ALIVE : UPGRADE;
-    at = put(out, capacity, at, line.bytes, line.length);
-  }
+  if (connection !== 'none') at = put(out, at, connection === 'close' ? CLOSE : connection === 'keep-alive' ? KEEP_ALIVE : UPGRADE);
   if (at + 2 <= capacity) {
     out[at] = 13;
     out[at + 1] = 10;
   }
   at += 2;
-  return body === undefined ? at : put(out, capacity, at, body, body.length);
+  return body === undefined ? at : put(out, at, body);
 }
 
 /** The head (and `body`) in a new buffer of its exact length. */

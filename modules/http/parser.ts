@@ -13,7 +13,7 @@ import { concatBytes, latin1 } from './bytes';
 import { HttpError } from './errors';
 import { ParsedHeaders, isTokenByte, type Headers } from './headers';
 import type { Limits } from './limits';
-import { charCodeAt, hasBareLineEnd, indexOf, isHeadSyntax, slice, startsWith } from './text';
+import { hasBareLineEnd, indexOf, isHeadSyntax, slice, startsWith } from './text';
 
 export interface RequestHead {
   method: string;
@@ -248,7 +248,7 @@ export function parseHead(text: string, end: number, bytes: Uint8Array, limits: 
   const secondSpace = indexOf.call(text, ' ', firstSpace + 1);
   const method = knownMethod(text, firstSpace) ?? slice.call(text, 0, firstSpace);
   const rawTarget = slice.call(text, firstSpace + 1, secondSpace);
-  const target = bytes[firstSpace + 1] === 47 /* / */ ? rawTarget : parseTarget(rawTarget);
+  const target = parseTarget(rawTarget, bytes[firstSpace + 1]);
   // `HTTP/d.d`, its digits checked by the syntax.
   if (bytes[lineEnd - 3] !== 0x31) fail(505);
   const version = bytes[lineEnd - 1] === 0x30 ? '1.0' : '1.1';
@@ -420,9 +420,9 @@ function parseLength(value: string): number {
   return n;
 }
 
-/** Origin-form, `*`, or the path and query of an absolute-form target (its bytes are already checked). */
-function parseTarget(target: string): string {
-  if (charCodeAt.call(target, 0) === 47 /* / */ || target === '*') return target;
+/** Origin-form, `*`, or the path and query of an absolute-form target (its bytes are already checked; `first` is its first). */
+function parseTarget(target: string, first: number): string {
+  if (first === 47 /* / */ || target === '*') return target;
   // Absolute-form (RFC 9112 §3.2.2): keep the path and query.
   const scheme = target.indexOf('://');
   if (scheme > 0 && /^https?$/i.test(target.slice(0, scheme))) {
